@@ -26,7 +26,8 @@ def render(result: dict[str, Any]) -> None:
     for name in metric_names:
         tasks.add_column(name, justify="right")
     for name, task in result["tasks"].items():
-        tasks.add_row(name, _fmt(task["score"]), *(_fmt(task["metrics"].get(m)) for m in metric_names))
+        cells = (_fmt(task["metrics"][m]) if m in task["metrics"] else "" for m in metric_names)
+        tasks.add_row(name, _fmt(task["score"]), *cells)
     console.print(tasks)
 
     langs = Table(title="per language")
