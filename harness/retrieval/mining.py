@@ -62,8 +62,20 @@ def mine_bitext(
         if isinstance(k, (int, np.integer)) and k > pool.shape[0]:
             raise UserError(f"k={k} is larger than the {side} pool of {pool.shape[0]} sentences; lower k")
     options = dict(index=index, chunk_size=chunk_size, use_gpu=use_gpu, nprobe=nprobe, ef_search=ef_search)
-    x2y_sim, x2y_ind = knn(x, y, k, check=False, **options)
-    y2x_sim, y2x_ind = knn(y, x, k, check=False, **options)
+    x2y = knn(x, y, k, check=False, **options)
+    y2x = knn(y, x, k, check=False, **options)
+    return mine_from_knn(x2y, y2x, margin=margin, mode=mode, threshold=threshold)
+
+
+def mine_from_knn(
+    x2y: tuple[np.ndarray, np.ndarray],
+    y2x: tuple[np.ndarray, np.ndarray],
+    margin: Margin = "ratio",
+    mode: Mode = "max",
+    threshold: float | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Steps 3 to 5 on precomputed kNN: x2y = (cosines [n, k], target indices), y2x likewise."""
+    (x2y_sim, x2y_ind), (y2x_sim, y2x_ind) = x2y, y2x
     fwd = candidate_scores(x2y_sim, x2y_ind, y2x_sim, margin)
     bwd = candidate_scores(y2x_sim, y2x_ind, x2y_sim, margin)
     fwd_col, bwd_col = fwd.argmax(axis=1), bwd.argmax(axis=1)
