@@ -1,4 +1,4 @@
-"""Sentence embeddings from one hidden layer of a Hugging Face encoder, for BUCC and Tatoeba.
+"""Sentence embeddings from one hidden layer of a Hugging Face encoder, for retrieval tasks.
 
 Algorithm (XTREME `third_party/run_retrieval.py`, jiant's retrieval evaluation): tokenise with
 truncation to `max_length`; run the encoder with `output_hidden_states=True`; take

@@ -14,7 +14,7 @@ Approximate options for million-scale pools (the normalised database is held onc
 - "hnsw": `IndexHNSWFlat` (inner product, M = 32), `efSearch` = `ef_search` (default 128); CPU only.
 
 Sources: LASER `source/mine_bitexts.py` (knnCPU / knnGPU); XTREME `third_party/utils_retrieve.py`.
-Tatoeba in XTREME: top-1 cosine neighbour of each query in the other language's pool.
+`nearest_neighbour` is top-1 retrieval: each query's most similar row of the other language's pool.
 """
 
 from __future__ import annotations
@@ -129,7 +129,7 @@ def nearest_neighbour(
     use_gpu: bool | str = "auto",
     index: IndexKind = "exact",
 ) -> np.ndarray:
-    """Index (int64 [nq]) of each query's most cosine-similar pool row: Tatoeba's prediction."""
+    """Index (int64 [nq]) of each query's most cosine-similar pool row (top-1 retrieval)."""
     _, ids = knn(queries, pool, 1, index=index, chunk_size=chunk_size, use_gpu=use_gpu)
     return ids[:, 0]
 

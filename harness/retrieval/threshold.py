@@ -1,12 +1,12 @@
 """Choose the mining score threshold on dev gold pairs, then apply it unchanged to test.
 
-Algorithm (XTREME `third_party/utils_retrieve.py` bucc_optimize / bucc_extract, after LASER's BUCC
-task): candidate id pairs keep their highest score; sort them by descending score (stable); walk the
-list counting extracted and correct pairs; F1 = 2 * correct / (extracted + gold) (equal to
-2PR / (P + R)); the best F1 is the first maximum; the threshold is the midpoint between that item's
-score and the next item's (that item's own score when it is the last one); a candidate is extracted
-when its score >= threshold. With no correct candidate at all the threshold is 0 and F1 is 0, as in
-XTREME. Precision, recall and F1 are returned in percent.
+Algorithm (XTREME `third_party/utils_retrieve.py`, its threshold optimisation and extraction, after
+LASER's mining task): candidate id pairs keep their highest score; sort them by descending score
+(stable); walk the list counting extracted and correct pairs; F1 = 2 * correct / (extracted + gold)
+(equal to 2PR / (P + R)); the best F1 is the first maximum; the threshold is the midpoint between that
+item's score and the next item's (that item's own score when it is the last one, where XTREME would
+fail); a candidate is extracted when its score >= threshold. With no correct candidate at all the
+threshold is 0 and F1 is 0, as in XTREME. Precision, recall and F1 are returned in percent.
 """
 
 from __future__ import annotations

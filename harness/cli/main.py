@@ -1,0 +1,121 @@
+"""Entry point of the `xstilts` command: the click group and its commands."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from harness import __version__
+from harness.cli.score import score_command
+from harness.errors import UserError
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="xstilts")
+def cli() -> None:
+    """xstilts: intermediate-task training and zero-shot cross-lingual transfer on XTREME."""
+
+
+@cli.command("tasks")
+@click.option("--role", type=click.Choice(["all", "target", "intermediate"]), default="all", show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def tasks_command(role: str, as_json: bool) -> None:
+    """List registered tasks: kind, languages, metric and data source."""
+    from harness import registry
+
+    specs = [s for s in registry.all_tasks() if role == "all" or s.role == role]
+    if as_json:
+        import json
+
+        click.echo(json.dumps([s.summary() for s in specs], indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="xstilts tasks")
+    for col in ("task", "role", "kind", "languages", "metric", "source"):
+        table.add_column(col, overflow="fold")
+    for s in specs:
+        info = s.summary()
+        langs = f"{len(s.languages)}: " + " ".join(s.languages)
+        table.add_row(s.name, s.role, s.kind, langs, f"{s.metric} ({info['score']})", info["source"])
+    Console().print(table)
+
+
+@cli.command("validate")
+@click.argument("experiment", type=click.Path(path_type=Path))
+def validate_command(experiment: Path) -> None:
+    """Check an experiment file (no network, no model loading) and print its stage counts."""
+    from harness.experiment import load_experiment
+    from harness.plan import plan
+
+    config = load_experiment(experiment)
+    stages = plan(config)
+    counts = {k: sum(s.kind == k for s in stages) for k in ("intermediate", "target", "evaluate")}
+    click.echo(f"{experiment}: ok: {len(config.arms)} arms x {len(config.targets)} targets x "
+               f"{len(config.seeds)} seeds -> {len(stages)} stages "
+               f"({counts['intermediate']} intermediate, {counts['target']} target, {counts['evaluate']} evaluate)")
+
+
+@cli.command("run")
+@click.argument("experiment", type=click.Path(path_type=Path))
+@click.option("--output", "-o", type=click.Path(path_type=Path), help="Runs directory (default: the "
+              "experiment's `output`, else runs/<name>).")
+@click.option("--dry-run", is_flag=True, help="Print the stage plan and exit.")
+@click.option("--allow-mixed", is_flag=True, help="Allow a runs directory that holds another experiment.")
+def run_command(experiment: Path, output: Path | None, dry_run: bool, allow_mixed: bool) -> None:
+    """Run an experiment; done stages are skipped, so running again resumes."""
+    from harness.cli.run import run_experiment
+
+    run_experiment(experiment, output, dry_run, allow_mixed)
+
+
+@cli.command("leaderboard")
+@click.argument("runs_dir", type=click.Path(path_type=Path))
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("reports"), show_default=True)
+@click.option("--split", type=click.Choice(["test", "dev"]), default="test", show_default=True)
+def leaderboard_command(runs_dir: Path, out_dir: Path, split: str) -> None:
+    """Write leaderboard.md and leaderboard.json for a runs directory."""
+    from harness.report.leaderboard import build
+    from harness.report.markdown import render
+    from harness.store import write_json, write_text
+
+    board = build(runs_dir, split)
+    write_json(out_dir / "leaderboard.json", board)
+    write_text(out_dir / "leaderboard.md", render(board))
+    click.echo(f"wrote {out_dir / 'leaderboard.md'} and {out_dir / 'leaderboard.json'}")
+
+
+@cli.command("fixtures")
+@click.argument("out", type=click.Path(path_type=Path))
+@click.option("--no-model", is_flag=True, help="Write the dataset snapshots only.")
+def fixtures_command(out: Path, no_model: bool) -> None:
+    """Write the offline world: synthetic hub snapshots (OUT/hub) and a tiny XLM-R (OUT/tiny-xlmr)."""
+    from harness.offline import write_world
+
+    paths = write_world(out, with_model=not no_model)
+    for name, path in paths.items():
+        click.echo(f"{name}: {path}")
+
+
+cli.add_command(score_command)
+
+
+def main() -> None:
+    """Console script: run the CLI; a UserError is one line on stderr and exit code 2."""
+    try:
+        cli.main(standalone_mode=False)
+    except UserError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        click.echo("interrupted; finished stages are kept, run again to resume", err=True)
+        sys.exit(130)

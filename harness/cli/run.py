@@ -1,0 +1,75 @@
+"""`xstilts run`: plan, record, execute with progress, summarise."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from harness import registry
+from harness.execute import record_experiment
+from harness.experiment import load_experiment
+from harness.plan import plan, plan_record
+from harness.store import is_done
+
+
+def output_dir(config, output: Path | None) -> Path:
+    return Path(output or config.output or Path("runs") / config.name)
+
+
+def print_plan(stages, runs_dir: Path) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"stage plan ({len(stages)} stages) in {runs_dir}")
+    for col in ("#", "stage", "kind", "arm", "task", "seed", "upstream", "status"):
+        table.add_column(col)
+    for i, s in enumerate(stages, 1):
+        status = "done" if is_done(runs_dir / s.key) else "todo"
+        table.add_row(str(i), s.key, s.kind, s.meta.get("arm", ""), s.meta.get("task", "+".join(s.meta.get("tasks", []))),
+                      str(s.meta.get("seed", "")), s.upstream or "-", status)
+    Console().print(table)
+
+
+def run_experiment(experiment: Path, output: Path | None, dry_run: bool, allow_mixed: bool) -> dict:
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    console = Console(stderr=True)
+    config = load_experiment(experiment)
+    stages = plan(config)
+    runs_dir = output_dir(config, output)
+    if dry_run:
+        print_plan(stages, runs_dir)
+        return {"ran": 0, "skipped": 0}
+    runs_dir.mkdir(parents=True, exist_ok=True)
+    record_experiment(runs_dir, plan_record(config, stages), allow_mixed)
+    executor = registry.get("executor", config.executor)()
+    todo = [s for s in stages if not is_done(runs_dir / s.key)]
+    if not todo:
+        click.echo(f"nothing to do: all {len(stages)} stages in {runs_dir} are done (no training ran)")
+        return {"ran": 0, "skipped": len(stages)}
+    console.print(f"[bold]{config.name}[/]: {len(todo)} of {len(stages)} stages to run into {runs_dir}")
+    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                  TextColumn("{task.fields[info]}"), TimeElapsedColumn(), TimeRemainingColumn(),
+                  console=console, transient=False) as bar:
+        overall = bar.add_task("stages", total=len(stages), info="")
+        steps = {"id": None}
+
+        def on_stage(stage, event: str) -> None:
+            if event == "start":
+                if steps["id"] is not None:
+                    bar.remove_task(steps["id"])
+                    steps["id"] = None
+                bar.update(overall, info=stage.key)
+            else:
+                bar.advance(overall)
+
+        def progress(label: str, step: int, total: int, loss: float) -> None:
+            if steps["id"] is None:
+                steps["id"] = bar.add_task(f"  {label}", total=total, info="")
+            bar.update(steps["id"], completed=step, info=f"loss {loss:.3f}")
+
+        counts = executor.run(stages, runs_dir, config.data.settings(), config.trust_remote_code, on_stage, progress)
+    click.echo(f"{counts['ran']} stages ran, {counts['skipped']} were already done; results in {runs_dir}")
+    return counts

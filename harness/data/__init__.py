@@ -1,0 +1,1 @@
+"""Data access: HF hub datasets (or local snapshots of hub repositories) and local raw layouts."""

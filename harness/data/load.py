@@ -1,0 +1,177 @@
+"""Load one split of one task in one language as canonical columns ({field: [values]}).
+
+HF sources go through `datasets.load_dataset` whether they live on the hub or in a local snapshot of the
+hub repository (same builder, same schema). Local raw layouts go through the task's own reader.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from functools import lru_cache
+from importlib import import_module
+from pathlib import Path
+from typing import Any
+
+from harness.data.settings import DataSettings
+from harness.data.snapshot import fingerprint
+from harness.errors import UserError
+from harness.spec import HFSource, LocalSource, TaskSpec
+
+log = logging.getLogger(__name__)
+Columns = dict[str, list]
+SHA_RE = re.compile(r"^[0-9a-f]{40}$")
+
+
+def load_split(task: TaskSpec, split: str, lang: str, settings: DataSettings) -> tuple[Columns, dict]:
+    """Canonical columns and a provenance record for `split` ("train", "dev", "test") of `task` in `lang`."""
+    source = task.source(split)
+    if source is None:
+        raise UserError(f"task '{task.name}' has no {split} split; choose another split or task")
+    if isinstance(source, LocalSource):
+        return _load_local(task, source, lang, settings)
+    return _load_hf(task, source, lang, settings)
+
+
+def _load_local(task: TaskSpec, source: LocalSource, lang: str, settings: DataSettings):
+    data_dir = settings.data_dirs.get(task.name)
+    if not data_dir:
+        raise UserError(
+            f"task '{task.name}' reads local files ({source.layout or source.reader}): pass --data-dir "
+            f"or set data.data_dirs.{task.name} in the experiment"
+        )
+    path = Path(data_dir).expanduser()
+    if not path.is_dir():
+        raise UserError(f"data directory for '{task.name}' does not exist: {path}; fix data.data_dirs")
+    module, attr = source.reader.split(":")
+    columns = getattr(import_module(module), attr)(path, lang, source.split)
+    provenance = {"source": "local", "dir": str(path), "split": source.split, "layout": source.layout}
+    return columns, provenance
+
+
+def _load_hf(task: TaskSpec, source: HFSource, lang: str, settings: DataSettings):
+    config = source.config_for(lang)
+    revision = settings.revisions.get(task.name) or settings.revisions.get(source.repo) or source.revision
+    snapshot = settings.snapshot_for(source.repo)
+    if snapshot is not None:
+        if not (snapshot / "README.md").exists():
+            raise UserError(
+                f"snapshot of {source.repo} at {snapshot} has no README.md with `configs:`; re-download it "
+                f"with `huggingface-cli download --repo-type dataset {source.repo} --local-dir {snapshot}`"
+            )
+        location, resolved = str(snapshot), fingerprint(snapshot)
+    else:
+        location, resolved = source.repo, resolve_revision(source.repo, revision)
+    table = _read(location, config, source.split, resolved if snapshot is None else None, settings.cache_dir)
+    columns = _canonical(table, source, lang, task.name)
+    n = len(next(iter(columns.values()))) if columns else 0
+    if n == 0:
+        raise UserError(
+            f"{source.repo} ({config}, {source.split}) has no rows for language '{lang}' of task "
+            f"'{task.name}'; check the languages list or the data snapshot"
+        )
+    expected = source.expected_rows.get(lang)
+    if expected is not None and snapshot is None and SHA_RE.match(resolved) and expected != n:
+        log.warning("%s %s %s: %d rows, expected %d", source.repo, config, source.split, n, expected)
+    provenance = {
+        "source": "hf",
+        "repo": source.repo,
+        "config": config,
+        "split": source.split,
+        "revision": resolved,
+        "snapshot": str(snapshot) if snapshot else None,
+        "rows": n,
+    }
+    return columns, provenance
+
+
+def resolve_revision(repo: str, revision: str) -> str:
+    """A commit SHA for `revision` of dataset `repo` (a branch is resolved on the hub)."""
+    if SHA_RE.match(revision):
+        return revision
+    if os.environ.get("HF_HUB_OFFLINE") == "1" or os.environ.get("HF_DATASETS_OFFLINE") == "1":
+        return revision
+    try:
+        from huggingface_hub import HfApi
+
+        return HfApi().dataset_info(repo, revision=revision).sha
+    except Exception as exc:  # network, auth, unknown repo: all fixable by the user
+        raise UserError(
+            f"cannot resolve revision '{revision}' of dataset {repo} ({type(exc).__name__}); pin a commit "
+            f"SHA under data.revisions, or point data.snapshots['{repo}'] (or ${{XSTILTS_HUB_SNAPSHOTS}}) "
+            "at a local snapshot"
+        ) from None
+
+
+@lru_cache(maxsize=64)
+def _read(location: str, config: str | None, split: str, revision: str | None, cache_dir: str | None):
+    from datasets import load_dataset
+    from datasets.utils.logging import disable_progress_bar
+
+    disable_progress_bar()
+    try:
+        return load_dataset(location, config, split=split, revision=revision, cache_dir=cache_dir)
+    except (ValueError, FileNotFoundError, OSError, ConnectionError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise UserError(
+            f"cannot load dataset {location} (config {config}, split {split}): {first[:300]}; check the "
+            "config/split names, or provide a local snapshot via data.snapshots or $XSTILTS_HUB_SNAPSHOTS"
+        ) from None
+
+
+def _label_names(feature: Any) -> list[str] | None:
+    names = getattr(feature, "names", None)
+    if names:
+        return list(names)
+    inner = getattr(feature, "feature", None)
+    return _label_names(inner) if inner is not None else None
+
+
+def _canonical(table: Any, source: HFSource, lang: str, task_name: str) -> Columns:
+    missing = [c for c in set(source.fields.values()) | {w[0] for w in source.where} if c not in table.column_names]
+    if missing:
+        raise UserError(
+            f"{source.repo} ({source.config_for(lang)}, {source.split}) lacks column(s) {sorted(missing)} "
+            f"needed by task '{task_name}'; columns are {table.column_names}; the snapshot has the wrong schema"
+        )
+    raw = table.to_dict()
+    keep = _row_mask(raw, source, lang)
+    columns: Columns = {}
+    for name, column in source.fields.items():
+        values = raw[column] if keep is None else [v for v, k in zip(raw[column], keep) if k]
+        names = list(source.label_names) or _label_names(table.features[column])
+        if names:
+            values = [_to_names(v, names) for v in values]
+        columns[name] = values
+    if "id" not in columns:
+        n = len(next(iter(columns.values()))) if columns else 0
+        columns["id"] = [f"{lang}-{source.split}-{i}" for i in range(n)]
+    else:
+        columns["id"] = [str(v) for v in columns["id"]]
+    return columns
+
+
+def _row_mask(raw: Columns, source: HFSource, lang: str) -> list[bool] | None:
+    if not source.where:
+        return None
+    n = len(next(iter(raw.values())))
+    keep = [True] * n
+    for column, op, value in source.where:
+        value = value.format(lang=lang, lang_name=source.lang_names.get(lang, lang))
+        col = raw[column]
+        if op == "==":
+            keep = [k and str(v) == value for k, v in zip(keep, col)]
+        elif op == "startswith":
+            keep = [k and str(v).startswith(value) for k, v in zip(keep, col)]
+        else:
+            raise ValueError(f"unknown filter op {op!r}")
+    return keep
+
+
+def _to_names(value: Any, names: list[str]) -> Any:
+    if isinstance(value, list):
+        return [_to_names(v, names) for v in value]
+    if isinstance(value, int) and not isinstance(value, bool):
+        return names[value] if 0 <= value < len(names) else None
+    return value

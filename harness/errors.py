@@ -1,0 +1,23 @@
+"""The one exception type for mistakes a user can cause (bad YAML, unknown task, missing data)."""
+
+from __future__ import annotations
+
+
+class UserError(Exception):
+    """A problem the user can fix: printed as one line by the CLI, exit code 2, no traceback.
+
+    The message names what is wrong, where (file, field, line or dataset) and how to fix it.
+    """
+
+    exit_code = 2
+
+
+def did_you_mean(name: str, choices: list[str] | tuple[str, ...]) -> str:
+    """Return ' (did you mean 'x'?)' for the closest choice, or a list of valid names."""
+    import difflib
+
+    close = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.5)
+    if close:
+        return f" (did you mean '{close[0]}'?)"
+    shown = ", ".join(sorted(choices)[:12])
+    return f" (known: {shown}{', ...' if len(choices) > 12 else ''})"

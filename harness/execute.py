@@ -1,0 +1,60 @@
+"""Run one stage into its directory: lock, stage.json, the runner, metrics.json, then `done`.
+
+Every executor (local, docker, slurm) ends up calling `run_stage`, so where a stage runs never
+changes what it writes.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Callable
+
+from harness.data.settings import DataSettings
+from harness.environment import environment
+from harness.errors import UserError
+from harness.plan import Stage
+from harness.store import METRICS_JSON, STAGE_JSON, is_done, mark_done, read_json, stage_lock, write_json
+
+EXPERIMENT_JSON = "experiment.json"
+
+
+def run_stage(stage: Stage, runs_dir: Path, data: DataSettings, trust_remote_code: bool = False,
+              progress: Callable | None = None) -> bool:
+    """Run `stage` unless it is done; returns True when it ran. Upstream stages must be done."""
+    from harness.stages import RUNNERS, StageContext
+
+    stage_dir = runs_dir / stage.key
+    if is_done(stage_dir):
+        return False
+    if stage.upstream and not is_done(runs_dir / stage.upstream):
+        raise UserError(f"stage {stage.key} needs {stage.upstream}, which is not done; run the experiment "
+                        "again so upstream stages run first")
+    with stage_lock(stage_dir):
+        if is_done(stage_dir):
+            return False
+        started = time.time()
+        record = {"key": stage.key, "kind": stage.kind, "upstream": stage.upstream, "config": stage.config,
+                  "meta": stage.meta, "seed": stage.config.get("seed"), "environment": environment(),
+                  "started_at": started}
+        write_json(stage_dir / STAGE_JSON, record)
+        provenance: list = []
+        ctx = StageContext(stage, stage_dir, runs_dir, data, trust_remote_code, progress, provenance)
+        metrics = RUNNERS[stage.kind](ctx)
+        write_json(stage_dir / METRICS_JSON, metrics)
+        record.update({"finished_at": time.time(), "seconds": round(time.time() - started, 3), "data": provenance})
+        write_json(stage_dir / STAGE_JSON, record)
+        mark_done(stage_dir)
+    return True
+
+
+def record_experiment(runs_dir: Path, plan_record: dict, allow_mixed: bool = False) -> None:
+    """Save the plan as runs/experiment.json; refuse a runs dir that holds another experiment."""
+    path = runs_dir / EXPERIMENT_JSON
+    if path.exists() and not allow_mixed:
+        old = read_json(path).get("experiment", {}).get("name")
+        new = plan_record["experiment"]["name"]
+        if old != new:
+            raise UserError(f"{runs_dir} holds experiment '{old}', not '{new}'; use another --output directory "
+                            "or pass --allow-mixed")
+    write_json(path, plan_record)

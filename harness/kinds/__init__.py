@@ -1,0 +1,29 @@
+"""Task kinds: each owns featurisation, its head, its loss, decoding and how it is evaluated.
+
+A kind is looked up by name from `KINDS` ("module:Class", imported lazily so that planning and
+validation never import torch).
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+
+KINDS: dict[str, str] = {
+    "classification": "harness.kinds.classification:ClassificationKind",
+}
+
+NO_TRAINING_KINDS = frozenset({"retrieval"})
+"""Kinds evaluated on an encoder as it is (no target-phase head)."""
+
+
+def kind_trains(name: str) -> bool:
+    """Whether tasks of this kind get a target training phase."""
+    return name not in NO_TRAINING_KINDS
+
+
+def get_kind(name: str):
+    """An instance of the kind registered as `name`."""
+    if name not in KINDS:
+        raise KeyError(f"no kind named {name!r}; known: {sorted(KINDS)}")
+    module, attr = KINDS[name].split(":")
+    return getattr(import_module(module), attr)()

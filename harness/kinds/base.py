@@ -1,0 +1,73 @@
+"""The kind interface: Example columns -> features -> batches -> outputs -> predictions.
+
+A feature is a dict of plain Python values (token ids unpadded); `collate` pads a list of them into
+tensors dynamically. Decoding maps per-feature outputs back to one prediction per example, in the
+objects the metric functions and the submission layout use.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from harness.hparams import Hparams
+from harness.spec import TaskSpec
+
+
+class Kind:
+    """Base class; subclasses set `name` and implement the abstract methods."""
+
+    name = ""
+    submission_ext = "tsv"
+
+    def featurize(self, columns: dict[str, list], tokenizer: Any, task: TaskSpec, hp: Hparams,
+                  with_labels: bool = True) -> list[dict]:
+        raise NotImplementedError
+
+    def build_head(self, hidden_size: int, task: TaskSpec, hp: Hparams):
+        raise NotImplementedError
+
+    def forward(self, encoder: Any, head: Any, batch: dict) -> Any:
+        raise NotImplementedError
+
+    def loss(self, logits: Any, batch: dict) -> Any:
+        raise NotImplementedError
+
+    def decode(self, outputs: list, features: list[dict], columns: dict[str, list], task: TaskSpec) -> Any:
+        raise NotImplementedError
+
+    def gold(self, columns: dict[str, list], task: TaskSpec) -> Any:
+        """Gold labels in the metric's format, or None when the split is unlabelled."""
+        raise NotImplementedError
+
+    def collate(self, features: list[dict], pad_id: int) -> dict:
+        """Pad input_ids to the longest feature of the batch; copy every other int field as a tensor."""
+        import torch
+
+        width = max(len(f["input_ids"]) for f in features)
+        ids = torch.full((len(features), width), pad_id, dtype=torch.long)
+        mask = torch.zeros((len(features), width), dtype=torch.long)
+        for i, f in enumerate(features):
+            ids[i, : len(f["input_ids"])] = torch.tensor(f["input_ids"])
+            mask[i, : len(f["input_ids"])] = 1
+        batch = {"input_ids": ids, "attention_mask": mask}
+        if "labels" in features[0]:
+            batch["labels"] = torch.tensor([f["labels"] for f in features], dtype=torch.long)
+        return batch
+
+    @staticmethod
+    def length(feature: dict) -> int:
+        return len(feature["input_ids"])
+
+    def write_predictions(self, path: Path, predictions: Any) -> None:
+        """Write predictions in the XTREME submission layout (one item per line by default)."""
+        if isinstance(predictions, dict):
+            path.write_text(json.dumps(predictions, ensure_ascii=False, sort_keys=True), encoding="utf-8")
+        else:
+            path.write_text("".join(f"{p}\n" for p in predictions), encoding="utf-8")
+
+
+def encode(encoder: Any, batch: dict) -> Any:
+    """Last hidden states of the encoder for a padded batch."""
+    return encoder(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).last_hidden_state

@@ -1,0 +1,145 @@
+"""Expand an experiment into a DAG of stages with content-hash keys.
+
+intermediate(model, arm, seed) -> target(intermediate, task, seed) -> evaluate(target, languages).
+A target whose kind trains no head (retrieval) is evaluated on the intermediate encoder directly.
+The `none` arm has no intermediate stage: its targets start from the pretrained model.
+A stage's key hashes its resolved config, its upstream key and the harness version, so a stage is
+shared by every experiment (and arm name) that asks for the same computation.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from harness import __version__, registry
+from harness.experiment import ArmConfig, ExperimentConfig, TargetConfig
+from harness.hparams import resolve
+from harness.kinds import kind_trains
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One unit of work; everything it writes lives in runs/<key>/."""
+
+    kind: str
+    """"intermediate", "target" or "evaluate"."""
+    key: str
+    """Directory name: {kind}-{label}-{hash}."""
+    config: dict[str, Any]
+    """Resolved, JSON-ready configuration (hashed into the key)."""
+    upstream: str | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+    """Arm name, task, seed, languages: used by reports, not part of the key."""
+
+
+def stage_key(kind: str, label: str, config: dict, upstream: str | None) -> str:
+    blob = json.dumps({"stage": kind, "config": config, "upstream": upstream, "harness": __version__},
+                      sort_keys=True, default=str)
+    digest = hashlib.sha256(blob.encode()).hexdigest()[:12]
+    slug = re.sub(r"[^A-Za-z0-9_.+-]+", "-", label).strip("-")[:60]
+    return f"{kind}-{slug}-{digest}"
+
+
+def _task_ref(name: str, config: ExperimentConfig) -> dict[str, Any]:
+    spec = registry.task(name)
+    revisions = {s.repo: config.data.revisions.get(name) or config.data.revisions.get(s.repo) or s.revision
+                 for s in (spec.train, spec.dev, spec.test) if s is not None and hasattr(s, "repo")}
+    return {"name": spec.name, "version": spec.version, "revisions": dict(sorted(revisions.items()))}
+
+
+def _settings(name: str, config: ExperimentConfig) -> dict[str, Any]:
+    return {**registry.task(name).settings, **config.task_settings.get(name, {})}
+
+
+def intermediate_stage(config: ExperimentConfig, arm: ArmConfig, seed: int) -> Stage | None:
+    """The intermediate stage of `arm`, or None for an arm without intermediate training."""
+    if not arm.tasks and arm.baseline is None:
+        return None
+    single = arm.tasks[0] if len(arm.tasks) == 1 else None
+    run_hp = resolve(
+        registry.task(single).hparams if single else None, config.hparams,
+        config.task_hparams.get(single, {}) if single else None, arm.hparams,
+        where=f"arm '{arm.name}'",
+    )
+    tasks = []
+    for name in arm.tasks:
+        task_hp = resolve(registry.task(name).hparams, config.hparams, config.task_hparams.get(name),
+                          arm.hparams, where=f"arm '{arm.name}' task '{name}'")
+        tasks.append({**_task_ref(name, config), "hparams": task_hp.to_dict(), "settings": _settings(name, config)})
+    cfg = {
+        "model": config.model,
+        "tasks": tasks,
+        "sampler": arm.sampler.model_dump(),
+        "baseline": arm.baseline,
+        "baseline_settings": arm.settings,
+        "hparams": run_hp.to_dict(),
+        "seed": seed,
+    }
+    key = stage_key("intermediate", f"{arm.name}-s{seed}", cfg, None)
+    return Stage("intermediate", key, cfg, None, {"arm": arm.name, "seed": seed, "tasks": list(arm.tasks)})
+
+
+def target_stages(config: ExperimentConfig, arm: ArmConfig, target: TargetConfig, seed: int,
+                  upstream: Stage | None) -> list[Stage]:
+    """The target (training) stage, when the kind trains, and the evaluate stage after it."""
+    spec = registry.task(target.task)
+    languages = list(target.languages or spec.languages)
+    hp = resolve(spec.hparams, config.hparams, config.task_hparams.get(spec.name), target.hparams,
+                 where=f"target '{spec.name}'")
+    up_key = upstream.key if upstream else None
+    meta = {"arm": arm.name, "seed": seed, "task": spec.name}
+    stages: list[Stage] = []
+    if kind_trains(spec.kind):
+        cfg = {
+            "model": config.model,
+            "task": _task_ref(spec.name, config),
+            "hparams": hp.to_dict(),
+            "settings": _settings(spec.name, config),
+            "seed": seed,
+            "dev_languages": languages if hp.early_stop_on == "target" else [spec.train_language],
+            "baseline": arm.baseline,
+            "baseline_settings": arm.settings if arm.baseline else {},
+        }
+        train = Stage("target", stage_key("target", f"{spec.name}-{arm.name}-s{seed}", cfg, up_key), cfg, up_key,
+                      meta)
+        stages.append(train)
+        up_key = train.key
+    eval_cfg = {
+        "model": config.model,
+        "task": _task_ref(spec.name, config),
+        "languages": languages,
+        "splits": list(config.splits),
+        "settings": _settings(spec.name, config),
+        "hparams": {k: hp.to_dict()[k] for k in ("eval_batch_size", "max_seq_length", "doc_stride")},
+    }
+    evaluate = Stage("evaluate", stage_key("evaluate", f"{spec.name}-{arm.name}-s{seed}", eval_cfg, up_key),
+                     eval_cfg, up_key, {**meta, "languages": languages})
+    stages.append(evaluate)
+    return stages
+
+
+def plan(config: ExperimentConfig) -> list[Stage]:
+    """Every stage of the experiment, upstream before downstream, each once."""
+    stages: dict[str, Stage] = {}
+    for seed in config.seeds:
+        for arm in config.arms:
+            inter = intermediate_stage(config, arm, seed)
+            if inter is not None:
+                stages.setdefault(inter.key, inter)
+            for target in config.targets:
+                for stage in target_stages(config, arm, target, seed, inter):
+                    stages.setdefault(stage.key, stage)
+    return list(stages.values())
+
+
+def plan_record(config: ExperimentConfig, stages: list[Stage]) -> dict[str, Any]:
+    """What `xstilts run` saves as runs/experiment.json: the experiment and its stages with their roles."""
+    return {
+        "schema_version": 1,
+        "experiment": config.model_dump(),
+        "stages": [{"key": s.key, "kind": s.kind, "upstream": s.upstream, "meta": s.meta} for s in stages],
+    }

@@ -1,0 +1,145 @@
+"""Task specifications: a task is pure data; behaviour is looked up by its kind's name.
+
+Adding a task means writing one `TaskSpec` in tasks/ and naming it in an entry point of the group
+`xstilts.tasks`; the engine never branches on a task's name.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+
+
+@dataclass(frozen=True)
+class HFSource:
+    """One split of a task on the Hugging Face hub, or in a local snapshot of that hub repository."""
+
+    repo: str
+    """Dataset repository id, e.g. "google/xtreme"."""
+    split: str
+    """Split name inside the config, e.g. "validation"."""
+    config: str | None = None
+    """Config name; may contain {lang} (e.g. "PAWS-X.{lang}") or {lang_name} (e.g. "udpos.{lang_name}")."""
+    revision: str = "main"
+    """Pinned commit SHA or branch; a branch is resolved to its commit at run time and recorded."""
+    fields: Mapping[str, str] = field(default_factory=dict)
+    """Canonical example field -> source column, e.g. {"text_a": "sentence1", "label": "label"}."""
+    label_names: tuple[str, ...] = ()
+    """Names of integer labels in ClassLabel order; empty when the column already holds names."""
+    where: tuple[tuple[str, str, str], ...] = ()
+    """Row filters (column, op, value) with op in {"==", "startswith"}; value may contain {lang}."""
+    lang_names: Mapping[str, str] = field(default_factory=dict)
+    """Language code -> the name the config uses, for configs like "udpos.German"."""
+    expected_rows: Mapping[str, int] = field(default_factory=dict)
+    """Language code -> row count of the public release; checked when data comes from a pinned revision."""
+
+    def config_for(self, lang: str) -> str | None:
+        if self.config is None:
+            return None
+        return self.config.format(lang=lang, lang_name=self.lang_names.get(lang, lang))
+
+
+@dataclass(frozen=True)
+class LocalSource:
+    """One split read from raw files under a user-given data directory (licensed or mirror-only data)."""
+
+    reader: str
+    """"module:function" that yields canonical examples: fn(data_dir: Path, lang: str, split: str)."""
+    split: str
+    """Split name passed to the reader (e.g. BUCC "sample" for dev, "training" for test)."""
+    layout: str = ""
+    """Human description of the expected files, shown in errors, e.g. "{src}-en.{split}.{src}"."""
+
+
+Source = HFSource | LocalSource
+
+
+@dataclass(frozen=True)
+class Submission:
+    """How the task appears in the XTREME leaderboard submission layout."""
+
+    folder: str
+    """Folder name, e.g. "pawsx"; files are {folder}/test-{lang}.{ext}."""
+    ext: str = "tsv"
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """A task: what data, which kind of model head, which metric, which languages."""
+
+    name: str
+    """Registry name, lower case, e.g. "xnli"."""
+    kind: str
+    """Kind name: classification, multiple_choice, tagging, span_qa, retrieval, mlm."""
+    description: str
+    """One line shown by `xstilts tasks`."""
+    metric: str
+    """Metric function name in `harness.metrics.METRICS`, e.g. "accuracy", "squad", "seqeval_2020"."""
+    score_metrics: tuple[str, ...]
+    """Metric names averaged into the task score, e.g. ("accuracy",) or ("exact_match", "f1")."""
+    languages: tuple[str, ...] = ("en",)
+    """Evaluation languages (official list and order)."""
+    train_language: str = "en"
+    """Language of the training split; zero-shot targets train on English only."""
+    labels: tuple[str, ...] = ()
+    """Label names for classification and tagging kinds."""
+    train: Source | None = None
+    dev: Source | None = None
+    test: Source | None = None
+    role: str = "target"
+    """"target" (XTREME-style evaluation task) or "intermediate" (English training task)."""
+    suites: tuple[str, ...] = ()
+    """Benchmarks the task belongs to, e.g. ("xtreme", "xtreme_r")."""
+    submission: Submission | None = None
+    """Layout in a leaderboard submission folder, if the task has one."""
+    hparams: Mapping[str, Any] = field(default_factory=dict)
+    """Per-task recipe defaults (lr, epochs, max_seq_length, ...), overridable per experiment."""
+    settings: Mapping[str, Any] = field(default_factory=dict)
+    """Kind settings, e.g. {"max_answer_length": 30} for span QA or {"pooling": "mean"} for retrieval."""
+    version: int = 1
+    """Bumped when a data or scoring fix changes numbers; results record it."""
+    superseded_by: str | None = None
+    license: str = ""
+    citation: str = ""
+    homepage: str = ""
+    aliases: tuple[str, ...] = field(default=())
+    """Other accepted names, e.g. ("paws-x",)."""
+
+    def source(self, split: str) -> Source | None:
+        """The source of split "train", "dev" or "test"."""
+        return {"train": self.train, "dev": self.dev, "test": self.test}[split]
+
+    def summary(self) -> dict[str, Any]:
+        """A JSON-friendly description for listings and results."""
+        src = self.test or self.dev or self.train
+        where = ""
+        if isinstance(src, HFSource):
+            where = f"{src.repo}" + (f" ({src.config})" if src.config else "") + f"@{src.revision}"
+        elif isinstance(src, LocalSource):
+            where = f"local files: {src.layout or src.reader}"
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "role": self.role,
+            "languages": list(self.languages),
+            "metric": self.metric,
+            "score": "+".join(self.score_metrics),
+            "source": where,
+            "version": self.version,
+        }
+
+
+@dataclass(frozen=True)
+class Suite:
+    """A benchmark: its tasks, its groups, and how the overall score is formed."""
+
+    name: str
+    """Registry name, e.g. "xtreme"."""
+    tasks: tuple[str, ...]
+    """Task registry names, in the benchmark's order."""
+    groups: Mapping[str, tuple[str, ...]]
+    """Group name -> task names, e.g. {"classification": ("xnli", "pawsx"), ...}."""
+    overall: str = "mean_of_tasks"
+    """"mean_of_tasks" (XTREME: mean of all task scores) or "mean_of_groups" (XTREME-R: mean of group means)."""
+    description: str = ""

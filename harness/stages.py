@@ -1,0 +1,201 @@
+"""What each kind of stage does: intermediate training, target training, evaluation.
+
+Each runner reads its resolved config, its upstream stage's directory, and writes into its own stage
+directory; the executor handles skipping, locking, stage.json and the `done` marker.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from harness import registry
+from harness.data.load import load_split
+from harness.data.settings import DataSettings
+from harness.hparams import Hparams
+from harness.kinds import get_kind
+from harness.model import (
+    ENCODER_DIR,
+    HEADS_FILE,
+    build_task_model,
+    hidden_size,
+    load_encoder,
+    load_heads,
+    save_encoder,
+    save_heads,
+)
+from harness.plan import Stage
+from harness.store import staging_dir
+from harness.train import TrainTask, train
+
+MODEL_DIR = "model"
+PREDICTIONS_DIR = "predictions"
+
+
+@dataclass
+class StageContext:
+    """Everything a stage runner needs besides its own config."""
+
+    stage: Stage
+    stage_dir: Path
+    runs_dir: Path
+    data: DataSettings
+    trust_remote_code: bool = False
+    progress: Callable[[str, int, int, float], None] | None = None
+    provenance: list | None = None
+
+    def upstream_dir(self) -> Path | None:
+        return self.runs_dir / self.stage.upstream if self.stage.upstream else None
+
+    def load(self, spec, split: str, lang: str) -> dict[str, list]:
+        columns, prov = load_split(spec, split, lang, self.data)
+        if self.provenance is not None:
+            self.provenance.append({"task": spec.name, "split": split, "language": lang, **prov})
+        return columns
+
+
+def _cap(columns: dict[str, list], n: int | None) -> dict[str, list]:
+    return columns if n is None else {k: v[:n] for k, v in columns.items()}
+
+
+def _start_encoder(ctx: StageContext):
+    """The encoder this stage starts from: the upstream stage's, or the pretrained model."""
+    up = ctx.upstream_dir()
+    if up is not None and (up / ENCODER_DIR).exists():
+        return load_encoder(str(up / ENCODER_DIR))
+    return load_encoder(ctx.stage.config["model"], ctx.trust_remote_code)
+
+
+def dev_scorer(ctx: StageContext, specs_langs: list[tuple[Any, list[str], Hparams]], tokenizer) -> Callable:
+    """A callable model -> mean task score on dev subsets, for early stopping and keep-best."""
+    from harness.predict import evaluate_columns
+    from harness.scoring import task_score
+
+    subsets = []
+    for spec, langs, hp in specs_langs:
+        if spec.dev is None:
+            continue
+        for lang in langs:
+            subsets.append((spec, lang, hp, _cap(ctx.load(spec, "dev", lang), hp.eval_examples)))
+    if not subsets:
+        return None
+
+    def score(model) -> float:
+        per_task: dict[str, dict[str, dict]] = {}
+        for spec, lang, hp, columns in subsets:
+            _, metrics = evaluate_columns(model, tokenizer, spec, get_kind(spec.kind), columns, hp, lang)
+            per_task.setdefault(spec.name, {})[lang] = metrics or {}
+        scores = [task_score(langs, registry.task(name).score_metrics) for name, langs in per_task.items()]
+        scores = [s for s in scores if s is not None]
+        return sum(scores) / len(scores) if scores else 0.0
+
+    return score
+
+
+def _progress(ctx: StageContext, label: str):
+    if ctx.progress is None:
+        return None
+    return lambda step, total, loss: ctx.progress(label, step, total, loss)
+
+
+def _baseline(name: str | None):
+    return registry.get("baseline", name) if name else None
+
+
+def run_intermediate(ctx: StageContext) -> dict[str, Any]:
+    """Train the encoder on the arm's English intermediate task(s); save only the encoder."""
+    cfg = ctx.stage.config
+    run_hp = Hparams(**cfg["hparams"])
+    encoder, tokenizer = load_encoder(cfg["model"], ctx.trust_remote_code)
+    tasks, heads, kinds, dev = [], {}, {}, []
+    for entry in cfg["tasks"]:
+        spec, hp = registry.task(entry["name"]), Hparams(**entry["hparams"])
+        kind = get_kind(spec.kind)
+        columns = _cap(ctx.load(spec, "train", spec.train_language), hp.max_train_examples)
+        tasks.append(TrainTask(spec.name, kind, kind.featurize(columns, tokenizer, spec, hp)))
+        heads[spec.name], kinds[spec.name] = kind.build_head(hidden_size(encoder), spec, hp), kind
+        dev.append((spec, [spec.train_language], hp))
+    baseline = _baseline(cfg.get("baseline"))
+    if baseline is not None and hasattr(baseline, "intermediate_tasks"):
+        for task, head in baseline.intermediate_tasks(ctx, encoder, tokenizer):
+            tasks.append(task)
+            heads[task.name], kinds[task.name] = head, task.kind
+    model = build_task_model(encoder, heads, kinds)
+    result = train(model, tasks, run_hp, cfg["seed"], tokenizer.pad_token_id, cfg["sampler"],
+                   dev_scorer(ctx, dev, tokenizer), _progress(ctx, "intermediate"))
+    with staging_dir(ctx.stage_dir / ENCODER_DIR) as tmp:
+        save_encoder(model.encoder, tokenizer, tmp)
+    return {"train": vars(result), "dev_score": result.best_score}
+
+
+def run_target(ctx: StageContext) -> dict[str, Any]:
+    """Fine-tune the carried encoder with a new head on the target task's English training set."""
+    cfg = ctx.stage.config
+    spec, hp = registry.task(cfg["task"]["name"]), Hparams(**cfg["hparams"])
+    kind = get_kind(spec.kind)
+    encoder, tokenizer = _start_encoder(ctx)
+    columns = _cap(ctx.load(spec, "train", spec.train_language), hp.max_train_examples)
+    baseline = _baseline(cfg.get("baseline"))
+    if baseline is not None and hasattr(baseline, "target_train_columns"):
+        columns = baseline.target_train_columns(ctx, spec, columns)
+    task = TrainTask(spec.name, kind, kind.featurize(columns, tokenizer, spec, hp))
+    model = build_task_model(encoder, {spec.name: kind.build_head(hidden_size(encoder), spec, hp)}, {spec.name: kind})
+    scorer = dev_scorer(ctx, [(spec, list(cfg["dev_languages"]), hp)], tokenizer)
+    result = train(model, [task], hp, cfg["seed"], tokenizer.pad_token_id, None, scorer,
+                   _progress(ctx, f"target {spec.name}"))
+    with staging_dir(ctx.stage_dir / MODEL_DIR) as tmp:
+        save_encoder(model.encoder, tokenizer, tmp / ENCODER_DIR)
+        save_heads(model.heads, tmp / HEADS_FILE)
+    return {"train": vars(result), "dev_score": result.best_score}
+
+
+def load_target_model(model_dir: Path, spec) -> tuple[Any, Any]:
+    """(TaskModel, tokenizer) saved by a target stage."""
+    kind = get_kind(spec.kind)
+    encoder, tokenizer = load_encoder(str(model_dir / ENCODER_DIR))
+    model = build_task_model(encoder, {spec.name: kind.build_head(hidden_size(encoder), spec, Hparams())},
+                             {spec.name: kind})
+    load_heads(model.heads, model_dir / HEADS_FILE)
+    model.eval()
+    return model, tokenizer
+
+
+def run_evaluate(ctx: StageContext) -> dict[str, Any]:
+    """Zero-shot evaluation in every language and split; predictions in the submission layout."""
+    from harness.predict import evaluate_columns
+    from harness.scoring import mean_over_languages, task_score
+
+    cfg = ctx.stage.config
+    spec = registry.task(cfg["task"]["name"])
+    kind = get_kind(spec.kind)
+    hp = Hparams(**cfg["hparams"])
+    up = ctx.upstream_dir()
+    if up is not None and (up / MODEL_DIR).exists():
+        model, tokenizer = load_target_model(up / MODEL_DIR, spec)
+    else:
+        model, tokenizer = _start_encoder(ctx)
+    splits: dict[str, Any] = {}
+    with staging_dir(ctx.stage_dir / PREDICTIONS_DIR) as pred_dir:
+        for split in cfg["splits"]:
+            if spec.source(split) is None:
+                continue
+            languages: dict[str, Any] = {}
+            for lang in cfg["languages"]:
+                columns = ctx.load(spec, split, lang)
+                if hasattr(kind, "evaluate"):
+                    predictions, metrics = kind.evaluate(model, tokenizer, spec, columns, hp, lang, cfg["settings"])
+                else:
+                    predictions, metrics = evaluate_columns(model, tokenizer, spec, kind, columns, hp, lang)
+                kind.write_predictions(pred_dir / f"{split}-{lang}.{kind.submission_ext}", predictions)
+                languages[lang] = metrics
+            labelled = {lang: m for lang, m in languages.items() if m is not None}
+            splits[split] = {
+                "languages": languages,
+                "metrics": mean_over_languages(labelled) if len(labelled) == len(languages) else None,
+                "score": task_score(labelled, spec.score_metrics, cfg["languages"]),
+            }
+    return {"task": spec.name, "metric": spec.metric, "score_metrics": list(spec.score_metrics), "splits": splits}
+
+
+RUNNERS = {"intermediate": run_intermediate, "target": run_target, "evaluate": run_evaluate}
