@@ -47,7 +47,7 @@ def stage_key(kind: str, label: str, config: dict, upstream: str | None) -> str:
 def _task_ref(name: str, config: ExperimentConfig) -> dict[str, Any]:
     spec = registry.task(name)
     revisions = {s.repo: config.data.revisions.get(name) or config.data.revisions.get(s.repo) or s.revision
-                 for s in (spec.train, spec.dev, spec.test) if s is not None and hasattr(s, "repo")}
+                 for s in spec.sources() if hasattr(s, "repo")}
     return {"name": spec.name, "version": spec.version, "revisions": dict(sorted(revisions.items()))}
 
 
@@ -69,7 +69,8 @@ def intermediate_stage(config: ExperimentConfig, arm: ArmConfig, seed: int) -> S
     for name in arm.tasks:
         task_hp = resolve(registry.task(name).hparams, config.hparams, config.task_hparams.get(name),
                           arm.hparams, where=f"arm '{arm.name}' task '{name}'")
-        tasks.append({**_task_ref(name, config), "hparams": task_hp.to_dict(), "settings": _settings(name, config)})
+        tasks.append({**_task_ref(name, config), "hparams": task_hp.to_dict(),
+                      "settings": _settings(name, config)})
     cfg = {
         "model": config.model,
         "tasks": tasks,
@@ -104,8 +105,8 @@ def target_stages(config: ExperimentConfig, arm: ArmConfig, target: TargetConfig
             "baseline": arm.baseline,
             "baseline_settings": arm.settings if arm.baseline else {},
         }
-        train = Stage("target", stage_key("target", f"{spec.name}-{arm.name}-s{seed}", cfg, up_key), cfg, up_key,
-                      meta)
+        key = stage_key("target", f"{spec.name}-{arm.name}-s{seed}", cfg, up_key)
+        train = Stage("target", key, cfg, up_key, meta)
         stages.append(train)
         up_key = train.key
     eval_cfg = {

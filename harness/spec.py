@@ -6,9 +6,9 @@ Adding a task means writing one `TaskSpec` in tasks/ and naming it in an entry p
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
-
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -23,16 +23,25 @@ class HFSource:
     """Config name; may contain {lang} (e.g. "PAWS-X.{lang}") or {lang_name} (e.g. "udpos.{lang_name}")."""
     revision: str = "main"
     """Pinned commit SHA or branch; a branch is resolved to its commit at run time and recorded."""
-    fields: Mapping[str, str] = field(default_factory=dict)
-    """Canonical example field -> source column, e.g. {"text_a": "sentence1", "label": "label"}."""
+    fields: Mapping[str, str | tuple[str, ...]] = field(default_factory=dict)
+    """Canonical example field -> source column, e.g. {"text_a": "sentence1", "label": "label"}; a tuple of
+    columns gathers them into one list per row, e.g. {"choices": ("answer0", "answer1")}."""
     label_names: tuple[str, ...] = ()
     """Names of integer labels in ClassLabel order; empty when the column already holds names."""
     where: tuple[tuple[str, str, str], ...] = ()
-    """Row filters (column, op, value) with op in {"==", "startswith"}; value may contain {lang}."""
+    """Row filters (column, op, value) with op in {"==", "!=", "startswith"}; value may contain {lang}."""
     lang_names: Mapping[str, str] = field(default_factory=dict)
     """Language code -> the name the config uses, for configs like "udpos.German"."""
     expected_rows: Mapping[str, int] = field(default_factory=dict)
     """Language code -> row count of the public release; checked when data comes from a pinned revision."""
+    transform: str = ""
+    """Optional "module:function" fn(columns) -> columns applied after the field mapping, for schemas that
+    need reshaping (e.g. a letter answer key -> choice index)."""
+
+    def columns(self) -> list[str]:
+        """Every source column the field mapping and the filters read."""
+        cols = [c for v in self.fields.values() for c in ((v,) if isinstance(v, str) else v)]
+        return sorted(set(cols) | {w[0] for w in self.where})
 
     def config_for(self, lang: str) -> str | None:
         if self.config is None:
@@ -53,6 +62,15 @@ class LocalSource:
 
 
 Source = HFSource | LocalSource
+SplitSource = Source | tuple[Source, ...]
+"""A split is one source, or several whose rows are concatenated in order (e.g. ANLI rounds + SNLI + MNLI)."""
+
+
+def parts(source: SplitSource | None) -> tuple[Source, ...]:
+    """The sources of a split, in order (empty when the split is absent)."""
+    if source is None:
+        return ()
+    return source if isinstance(source, tuple) else (source,)
 
 
 @dataclass(frozen=True)
@@ -84,9 +102,9 @@ class TaskSpec:
     """Language of the training split; zero-shot targets train on English only."""
     labels: tuple[str, ...] = ()
     """Label names for classification and tagging kinds."""
-    train: Source | None = None
-    dev: Source | None = None
-    test: Source | None = None
+    train: SplitSource | None = None
+    dev: SplitSource | None = None
+    test: SplitSource | None = None
     role: str = "target"
     """"target" (XTREME-style evaluation task) or "intermediate" (English training task)."""
     suites: tuple[str, ...] = ()
@@ -106,13 +124,17 @@ class TaskSpec:
     aliases: tuple[str, ...] = field(default=())
     """Other accepted names, e.g. ("paws-x",)."""
 
-    def source(self, split: str) -> Source | None:
-        """The source of split "train", "dev" or "test"."""
+    def source(self, split: str) -> SplitSource | None:
+        """The source(s) of split "train", "dev" or "test"."""
         return {"train": self.train, "dev": self.dev, "test": self.test}[split]
+
+    def sources(self) -> tuple[Source, ...]:
+        """Every source of every split, in split order."""
+        return parts(self.train) + parts(self.dev) + parts(self.test)
 
     def summary(self) -> dict[str, Any]:
         """A JSON-friendly description for listings and results."""
-        src = self.test or self.dev or self.train
+        src = (parts(self.test) or parts(self.dev) or parts(self.train) or (None,))[0]
         where = ""
         if isinstance(src, HFSource):
             where = f"{src.repo}" + (f" ({src.config})" if src.config else "") + f"@{src.revision}"
@@ -141,5 +163,6 @@ class Suite:
     groups: Mapping[str, tuple[str, ...]]
     """Group name -> task names, e.g. {"classification": ("xnli", "pawsx"), ...}."""
     overall: str = "mean_of_tasks"
-    """"mean_of_tasks" (XTREME: mean of all task scores) or "mean_of_groups" (XTREME-R: mean of group means)."""
+    """"mean_of_tasks" (XTREME: mean of all task scores) or "mean_of_groups" (XTREME-R: mean of group
+    means)."""
     description: str = ""

@@ -17,7 +17,7 @@ from typing import Any
 from harness.data.settings import DataSettings
 from harness.data.snapshot import fingerprint
 from harness.errors import UserError
-from harness.spec import HFSource, LocalSource, TaskSpec
+from harness.spec import HFSource, LocalSource, Source, TaskSpec, parts
 
 log = logging.getLogger(__name__)
 Columns = dict[str, list]
@@ -26,12 +26,34 @@ SHA_RE = re.compile(r"^[0-9a-f]{40}$")
 
 def load_split(task: TaskSpec, split: str, lang: str, settings: DataSettings) -> tuple[Columns, dict]:
     """Canonical columns and a provenance record for `split` ("train", "dev", "test") of `task` in `lang`."""
-    source = task.source(split)
-    if source is None:
+    sources = parts(task.source(split))
+    if not sources:
         raise UserError(f"task '{task.name}' has no {split} split; choose another split or task")
+    if len(sources) == 1:
+        return _load_one(task, sources[0], lang, settings)
+    loaded = [_load_one(task, s, lang, settings) for s in sources]
+    columns = concatenate([c for c, _ in loaded], task.name, split)
+    return columns, {"source": "concat", "parts": [p for _, p in loaded]}
+
+
+def _load_one(task: TaskSpec, source: Source, lang: str, settings: DataSettings) -> tuple[Columns, dict]:
     if isinstance(source, LocalSource):
         return _load_local(task, source, lang, settings)
     return _load_hf(task, source, lang, settings)
+
+
+def concatenate(parts_: list[Columns], task_name: str, split: str) -> Columns:
+    """Rows of several sources one after the other; ids are prefixed by the part index to stay unique."""
+    names = set(parts_[0])
+    for i, cols in enumerate(parts_[1:], 1):
+        if set(cols) != names:
+            raise UserError(f"task '{task_name}' {split}: source {i} yields fields {sorted(cols)}, source 0 "
+                            f"yields {sorted(names)}; map every source to the same canonical fields")
+    out: Columns = {name: [] for name in parts_[0]}
+    for i, cols in enumerate(parts_):
+        for name, values in cols.items():
+            out[name] += [f"{i}:{v}" for v in values] if name == "id" else list(values)
+    return out
 
 
 def _load_local(task: TaskSpec, source: LocalSource, lang: str, settings: DataSettings):
@@ -129,27 +151,35 @@ def _label_names(feature: Any) -> list[str] | None:
 
 
 def _canonical(table: Any, source: HFSource, lang: str, task_name: str) -> Columns:
-    missing = [c for c in set(source.fields.values()) | {w[0] for w in source.where} if c not in table.column_names]
+    missing = [c for c in source.columns() if c not in table.column_names]
     if missing:
         raise UserError(
             f"{source.repo} ({source.config_for(lang)}, {source.split}) lacks column(s) {sorted(missing)} "
-            f"needed by task '{task_name}'; columns are {table.column_names}; the snapshot has the wrong schema"
+            f"needed by task '{task_name}'; columns are {table.column_names}; the snapshot has the wrong "
+            "schema"
         )
     raw = table.to_dict()
     keep = _row_mask(raw, source, lang)
     columns: Columns = {}
-    for name, column in source.fields.items():
-        values = raw[column] if keep is None else [v for v, k in zip(raw[column], keep) if k]
-        names = list(source.label_names) or _label_names(table.features[column])
-        if names:
-            values = [_to_names(v, names) for v in values]
-        columns[name] = values
+    for name, spec in source.fields.items():
+        names = (spec,) if isinstance(spec, str) else spec
+        gathered = [_column(raw, table, c, source, keep) for c in names]
+        columns[name] = gathered[0] if isinstance(spec, str) else list(map(list, zip(*gathered, strict=True)))
+    if source.transform:
+        module, attr = source.transform.split(":")
+        columns = getattr(import_module(module), attr)(columns)
     if "id" not in columns:
         n = len(next(iter(columns.values()))) if columns else 0
         columns["id"] = [f"{lang}-{source.split}-{i}" for i in range(n)]
     else:
         columns["id"] = [str(v) for v in columns["id"]]
     return columns
+
+
+def _column(raw: Columns, table: Any, column: str, source: HFSource, keep: list[bool] | None) -> list:
+    values = raw[column] if keep is None else [v for v, k in zip(raw[column], keep, strict=True) if k]
+    names = list(source.label_names) or _label_names(table.features[column])
+    return [_to_names(v, names) for v in values] if names else values
 
 
 def _row_mask(raw: Columns, source: HFSource, lang: str) -> list[bool] | None:
@@ -161,9 +191,11 @@ def _row_mask(raw: Columns, source: HFSource, lang: str) -> list[bool] | None:
         value = value.format(lang=lang, lang_name=source.lang_names.get(lang, lang))
         col = raw[column]
         if op == "==":
-            keep = [k and str(v) == value for k, v in zip(keep, col)]
+            keep = [k and str(v) == value for k, v in zip(keep, col, strict=True)]
+        elif op == "!=":
+            keep = [k and str(v) != value for k, v in zip(keep, col, strict=True)]
         elif op == "startswith":
-            keep = [k and str(v).startswith(value) for k, v in zip(keep, col)]
+            keep = [k and str(v).startswith(value) for k, v in zip(keep, col, strict=True)]
         else:
             raise ValueError(f"unknown filter op {op!r}")
     return keep
