@@ -7,13 +7,16 @@ pairs for BUCC. The pipeline scores its own predictions through these same funct
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from importlib import import_module
-from typing import Any, Callable
+from typing import Any
 
 METRICS: dict[str, str] = {
     "accuracy": "harness.metrics.classification:accuracy",
     "seqeval_2020": "harness.metrics.tagging:seqeval_2020",
     "squad": "harness.metrics.qa:squad",
+    "squad_v2": "harness.metrics.qa:squad_v2",
+    "accuracy_f1": "harness.metrics.classification:accuracy_f1",
     "mlqa": "harness.metrics.qa:mlqa",
     "bucc_f1": "harness.metrics.pairs:bucc_f1",
 }

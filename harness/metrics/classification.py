@@ -9,5 +9,14 @@ def accuracy(gold: list[str], pred: list[str], language: str = "") -> dict[str, 
         raise ValueError(f"{len(pred)} predictions for {len(gold)} gold labels")
     if not gold:
         return {"accuracy": 0.0}
-    correct = sum(int(p == g) for p, g in zip(pred, gold))
+    correct = sum(int(p == g) for p, g in zip(pred, gold, strict=True))
     return {"accuracy": 100.0 * correct / len(gold)}
+
+
+def accuracy_f1(gold: list[str], pred: list[str], language: str = "") -> dict[str, float]:
+    """Accuracy and F1 of the positive class, which binary tasks name "1" (GLUE's QQP/MRPC score)."""
+    out = accuracy(gold, pred, language)
+    tp = sum(int(p == g == "1") for p, g in zip(pred, gold, strict=True))
+    predicted, actual = sum(p == "1" for p in pred), sum(g == "1" for g in gold)
+    out["f1"] = 100.0 * 2 * tp / (predicted + actual) if predicted + actual else 0.0
+    return out

@@ -113,6 +113,21 @@ def squad(gold: Mapping[str, list[str]], pred: Mapping[str, str], language: str 
     return _em_f1(gold, pred, normalize_squad)
 
 
+def squad_v2(gold: Mapping[str, list[str]], pred: Mapping[str, str], language: str = "") -> dict[str, float]:
+    """SQuAD v2.0 exact match and F1: a question without gold answers has the gold answer "" (no answer),
+    and an empty prediction or gold scores 1 only when both are empty (the official v2 script)."""
+    exact = f1 = 0.0
+    for qid, answers in gold.items():
+        if qid not in pred:
+            raise ValueError(f"no prediction for question id '{qid}'")
+        guess = normalize_squad(pred[qid]).split()
+        truths = [normalize_squad(a).split() for a in answers if normalize_squad(a)] or [[]]
+        exact += max(float(guess == t) for t in truths)
+        f1 += max(float(guess == t) if not guess or not t else _f1(guess, t) for t in truths)
+    n = len(gold)
+    return {"exact_match": 100.0 * exact / n if n else 0.0, "f1": 100.0 * f1 / n if n else 0.0}
+
+
 def mlqa(gold: Mapping[str, list[str]], pred: Mapping[str, str], language: str) -> dict[str, float]:
     """MLQA exact match and F1 in percent, normalised for the context language."""
     if language not in _MLQA_ARTICLES:
