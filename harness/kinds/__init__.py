@@ -10,6 +10,7 @@ from importlib import import_module
 
 KINDS: dict[str, str] = {
     "classification": "harness.kinds.classification:ClassificationKind",
+    "mlm": "harness.kinds.mlm:MLMKind",
 }
 
 NO_TRAINING_KINDS = frozenset({"retrieval"})
