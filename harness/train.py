@@ -23,6 +23,8 @@ class TrainTask:
     name: str
     kind: Any
     features: list[dict]
+    share: float | None = None
+    """Fixed probability of drawing this task's batches (e.g. an auxiliary objective); None: the sampler's rule."""
 
 
 @dataclass
@@ -46,8 +48,19 @@ def sampling_weights(sizes: dict[str, int], sampler: dict) -> dict[str, float]:
         raw = {t: s ** (1.0 / float(sampler.get("temperature", 1.0))) for t, s in n.items()}
     else:  # proportional, capped
         raw = {t: float(s) for t, s in n.items()}
-    total = sum(raw.values())
-    return {t: v / total for t, v in raw.items()}
+    shares = {t: float(p) for t, p in (sampler.get("shares") or {}).items() if t in raw}
+    rest = [t for t in raw if t not in shares]
+    if not rest:
+        total = sum(shares.values())
+        return {t: p / total for t, p in shares.items()}
+    total, left = sum(raw[t] for t in rest), max(0.0, 1.0 - sum(shares.values()))
+    return {t: shares[t] if t in shares else left * raw[t] / total for t in raw}
+
+
+def with_shares(sampler: dict, tasks: list[TrainTask]) -> dict:
+    """The sampler with the fixed shares of tasks that carry one."""
+    shares = {t.name: t.share for t in tasks if t.share is not None}
+    return {**sampler, "shares": shares} if shares else sampler
 
 
 def _batches(lengths: list[int], micro: int, grouped: bool, rng: random.Random) -> list[list[int]]:
@@ -66,6 +79,7 @@ def _batches(lengths: list[int], micro: int, grouped: bool, rng: random.Random) 
 def schedule(tasks: list[TrainTask], hp: Hparams, sampler: dict, seed: int) -> tuple[list[tuple[str, list[int]]], int]:
     """The full list of (task, example indices) micro-batches and the number of optimizer steps."""
     rng = random.Random(seed)
+    sampler = with_shares(sampler, tasks)
     micro = hp.micro_batch_size
     sizes = {t.name: len(t.features) for t in tasks}
     if sampler.get("name") == "capped" and sampler.get("cap"):
@@ -121,7 +135,7 @@ def train(
     from accelerate.utils import set_seed
     from transformers import get_linear_schedule_with_warmup
 
-    sampler = sampler or {"name": "proportional"}
+    sampler = with_shares(sampler or {"name": "proportional"}, tasks)
     set_seed(seed)
     plan, total_steps = schedule(tasks, hp, sampler, seed)
     accelerator = Accelerator(mixed_precision=mixed_precision(hp), gradient_accumulation_steps=hp.grad_accum,
