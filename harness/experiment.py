@@ -180,6 +180,10 @@ def check_semantics(config: ExperimentConfig, where: str) -> None:
         if arm.baseline is not None and arm.baseline not in registry.names("baseline"):
             raise UserError(f"{loc}.baseline: unknown baseline '{arm.baseline}'"
                             f"{did_you_mean(arm.baseline, registry.names('baseline'))}")
+        if arm.baseline is not None:
+            plugin = registry.get("baseline", arm.baseline)
+            if hasattr(plugin, "check_settings"):
+                plugin.check_settings(arm.settings, f"{loc}.settings")
         check_names(arm.hparams, f"{loc}.hparams")
     for i, target in enumerate(config.targets):
         loc = f"{where}: targets[{i}]"

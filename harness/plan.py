@@ -55,9 +55,14 @@ def _settings(name: str, config: ExperimentConfig) -> dict[str, Any]:
     return {**registry.task(name).settings, **config.task_settings.get(name, {})}
 
 
+def adds_intermediate_tasks(arm: ArmConfig) -> bool:
+    """Whether the arm's baseline plugin contributes training tasks of its own to the intermediate phase."""
+    return arm.baseline is not None and hasattr(registry.get("baseline", arm.baseline), "intermediate_tasks")
+
+
 def intermediate_stage(config: ExperimentConfig, arm: ArmConfig, seed: int) -> Stage | None:
     """The intermediate stage of `arm`, or None for an arm without intermediate training."""
-    if not arm.tasks and arm.baseline is None:
+    if not arm.tasks and not adds_intermediate_tasks(arm):
         return None
     single = arm.tasks[0] if len(arm.tasks) == 1 else None
     run_hp = resolve(

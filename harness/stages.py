@@ -108,15 +108,17 @@ def run_intermediate(ctx: StageContext) -> dict[str, Any]:
     cfg = ctx.stage.config
     run_hp = Hparams(**cfg["hparams"])
     encoder, tokenizer = load_encoder(cfg["model"], ctx.trust_remote_code)
+    baseline = _baseline(cfg.get("baseline"))
     tasks, heads, kinds, dev = [], {}, {}, []
     for entry in cfg["tasks"]:
         spec, hp = registry.task(entry["name"]), Hparams(**entry["hparams"])
         kind = get_kind(spec.kind)
         columns = _cap(ctx.load(spec, "train", spec.train_language), hp.max_train_examples)
+        if baseline is not None and hasattr(baseline, "intermediate_train_columns"):
+            columns = baseline.intermediate_train_columns(ctx, spec, columns)
         tasks.append(TrainTask(spec.name, kind, kind.featurize(columns, tokenizer, spec, hp)))
         heads[spec.name], kinds[spec.name] = kind.build_head(hidden_size(encoder), spec, hp), kind
         dev.append((spec, [spec.train_language], hp))
-    baseline = _baseline(cfg.get("baseline"))
     if baseline is not None and hasattr(baseline, "intermediate_tasks"):
         for task, head in baseline.intermediate_tasks(ctx, encoder, tokenizer):
             tasks.append(task)
