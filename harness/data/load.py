@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+from dataclasses import replace
 from functools import lru_cache
 from importlib import import_module
 from pathlib import Path
@@ -34,6 +35,20 @@ def load_split(task: TaskSpec, split: str, lang: str, settings: DataSettings) ->
     loaded = [_load_one(task, s, lang, settings) for s in sources]
     columns = concatenate([c for c, _ in loaded], task.name, split)
     return columns, {"source": "concat", "parts": [p for _, p in loaded]}
+
+
+def with_labels(task: TaskSpec, settings: DataSettings) -> TaskSpec:
+    """`task` with its label set filled from its data when the kind setting `labels_from` names a
+    "module:function" fn(data_dir) -> labels (label sets that only the licensed data holds)."""
+    source = task.settings.get("labels_from")
+    if task.labels or not source:
+        return task
+    data_dir = settings.data_dirs.get(task.name)
+    if not data_dir:
+        raise UserError(f"task '{task.name}' reads its label set from local files: pass --data-dir or set "
+                        f"data.data_dirs.{task.name} in the experiment")
+    module, attr = source.split(":")
+    return replace(task, labels=tuple(getattr(import_module(module), attr)(Path(data_dir).expanduser())))
 
 
 def _load_one(task: TaskSpec, source: Source, lang: str, settings: DataSettings) -> tuple[Columns, dict]:
