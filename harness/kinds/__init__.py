@@ -11,6 +11,8 @@ from importlib import import_module
 KINDS: dict[str, str] = {
     "classification": "harness.kinds.classification:ClassificationKind",
     "mlm": "harness.kinds.mlm:MLMKind",
+    "tagging": "harness.kinds.tagging:TaggingKind",
+    "span_qa": "harness.kinds.span_qa:SpanQAKind",
 }
 
 NO_TRAINING_KINDS = frozenset({"retrieval"})
