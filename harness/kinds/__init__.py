@@ -13,6 +13,7 @@ KINDS: dict[str, str] = {
     "mlm": "harness.kinds.mlm:MLMKind",
     "tagging": "harness.kinds.tagging:TaggingKind",
     "span_qa": "harness.kinds.span_qa:SpanQAKind",
+    "multiple_choice": "harness.kinds.multiple_choice:MultipleChoiceKind",
 }
 
 NO_TRAINING_KINDS = frozenset({"retrieval"})
