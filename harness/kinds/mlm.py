@@ -108,7 +108,7 @@ class MLMKind(Kind):
         texts = [t for t in columns["text"] if t and t.strip()]
         enc = tokenizer(texts, truncation=True, max_length=hp.max_seq_length, return_special_tokens_mask=True)
         return [{"input_ids": ids, "special": sp, "example": i}
-                for i, (ids, sp) in enumerate(zip(enc["input_ids"], enc["special_tokens_mask"]))]
+                for i, (ids, sp) in enumerate(zip(enc["input_ids"], enc["special_tokens_mask"], strict=True))]
 
     def collate(self, features: list[dict], pad_id: int) -> dict:
         import torch

@@ -1,0 +1,153 @@
+"""MLM continuation baseline: keep training the masked-LM objective during intermediate training.
+
+The arm's intermediate tasks (zero, one or several) are trained as usual; this plugin adds one more task to
+the same multi-task loop, masked LM on a multilingual text corpus. Settings (`arms[].settings`):
+
+```yaml
+baseline: mlm
+settings:
+  languages: [de, ru, zh]            # corpus languages (required)
+  # the corpus, one of:
+  dir: data/mlm                      # {dir}/{lang}.txt, one sentence per line
+  files: {de: de.txt, ru: ru.txt}    # one file per language
+  hf: {repo: wikimedia/wikipedia, config: "20231101.{lang}", split: train, text: text, revision: <sha>}
+  max_sentences: 100000              # per language, before mixing (default: all)
+  temperature: 1.0                   # language mixing: language l gets a share proportional to n_l^(1/T)
+  ratio: 0.5                         # share of MLM batches in the loop (default: the arm's sampler rule)
+  mlm_probability: 0.15
+```
+The pretrained LM head is reused when the model has one; otherwise a fresh head is tied to the embeddings.
+Only the encoder is carried to the target phase, as for every arm.
+"""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from harness.errors import UserError
+
+TASK_NAME = "mlm-continuation"
+
+
+class HFCorpus(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    repo: str
+    config: str | None = None
+    """May contain {lang}."""
+    split: str = "train"
+    text: str = "text"
+    revision: str = "main"
+
+
+class MLMSettings(BaseModel):
+    """The validated settings of an `mlm` arm."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    languages: list[str] = Field(min_length=1)
+    dir: str | None = None
+    files: dict[str, str] | None = None
+    hf: HFCorpus | None = None
+    max_sentences: int | None = Field(default=None, ge=1)
+    temperature: float = Field(default=1.0, gt=0)
+    ratio: float | None = Field(default=None, gt=0, le=1)
+    mlm_probability: float = Field(default=0.15, gt=0, lt=1)
+
+    @model_validator(mode="after")
+    def _one_corpus(self) -> MLMSettings:
+        given = [k for k in ("dir", "files", "hf") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError(f"give exactly one corpus: dir, files or hf (got {given or 'none'})")
+        if self.files is not None:
+            missing = [lang for lang in self.languages if lang not in self.files]
+            if missing:
+                raise ValueError(f"files: no file for language(s) {missing}")
+        return self
+
+
+def parse_settings(settings: dict[str, Any], where: str = "settings") -> MLMSettings:
+    try:
+        return MLMSettings.model_validate(settings)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = ".".join(str(p) for p in err["loc"])
+        raise UserError(f"{where}{'.' + loc if loc else ''}: {err['msg']} (mlm baseline)") from None
+
+
+def check_settings(settings: dict[str, Any], where: str) -> None:
+    """Validate an arm's settings at `xstilts validate` time."""
+    parse_settings(settings, where)
+
+
+def _read_lines(path: Path) -> list[str]:
+    if not path.is_file():
+        raise UserError(f"mlm corpus file not found: {path}; fix settings.dir or settings.files of the arm")
+    return [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def load_corpus(ctx: Any, s: MLMSettings) -> dict[str, list[str]]:
+    """Language -> sentences, from local files or an HF dataset (through harness.data, so snapshots work)."""
+    out: dict[str, list[str]] = {}
+    for lang in s.languages:
+        if s.hf is not None:
+            out[lang] = [t for t in _hf_text(ctx, s.hf, lang) if t and t.strip()]
+        else:
+            path = Path(s.files[lang]) if s.files is not None else Path(s.dir or ".") / f"{lang}.txt"
+            out[lang] = _read_lines(path.expanduser())
+            if ctx.provenance is not None:
+                ctx.provenance.append({"task": TASK_NAME, "split": "train", "language": lang,
+                                       "source": "local", "path": str(path), "rows": len(out[lang])})
+        if s.max_sentences:
+            out[lang] = out[lang][: s.max_sentences]
+    return out
+
+
+def _hf_text(ctx: Any, hf: HFCorpus, lang: str) -> list[str]:
+    from harness.spec import HFSource, TaskSpec
+
+    source = HFSource(repo=hf.repo, config=hf.config, split=hf.split, revision=hf.revision,
+                      fields={"text": hf.text})
+    spec = TaskSpec(name=TASK_NAME, kind="mlm", description="MLM corpus", metric="", score_metrics=(),
+                    languages=(lang,), train_language=lang, train=source)
+    return ctx.load(spec, "train", lang)["text"]
+
+
+def mix_languages(corpus: dict[str, list[str]], temperature: float, seed: int) -> list[str]:
+    """Resample languages to shares proportional to n_l^(1/T), keeping the total; T=1 keeps the corpus."""
+    sizes = {lang: len(texts) for lang, texts in corpus.items() if texts}
+    if not sizes:
+        raise UserError("the mlm corpus is empty; check settings.languages and the corpus files")
+    total = sum(sizes.values())
+    raw = {lang: n ** (1.0 / temperature) for lang, n in sizes.items()}
+    z = sum(raw.values())
+    rng = random.Random(seed)
+    out: list[str] = []
+    for lang in sorted(sizes):
+        want = max(1, round(total * raw[lang] / z))
+        texts = list(corpus[lang])
+        rng.shuffle(texts)
+        out += [texts[i % len(texts)] for i in range(want)]
+    rng.shuffle(out)
+    return out
+
+
+def intermediate_tasks(ctx: Any, encoder: Any, tokenizer: Any) -> list[tuple[Any, Any]]:
+    """Hook for harness.stages: one masked-LM task (with its head) added to the intermediate loop."""
+    from harness.hparams import Hparams
+    from harness.kinds.mlm import MLMKind, fresh_lm_head, pretrained_lm_head
+    from harness.model import hidden_size
+    from harness.train import TrainTask
+
+    cfg = ctx.stage.config
+    s = parse_settings(cfg.get("baseline_settings") or {})
+    seed = int(cfg["seed"])
+    texts = mix_languages(load_corpus(ctx, s), s.temperature, seed)
+    kind = MLMKind.for_tokenizer(tokenizer, s.mlm_probability, seed)
+    features = kind.featurize({"text": texts}, tokenizer, None, Hparams(**cfg["hparams"]))
+    head = pretrained_lm_head(cfg["model"], encoder, ctx.trust_remote_code)
+    if head is None:
+        head = fresh_lm_head(hidden_size(encoder), encoder.get_input_embeddings())
+    return [(TrainTask(TASK_NAME, kind, features, share=s.ratio), head)]
