@@ -1,0 +1,83 @@
+"""Experiment validation: typed, located, one-line errors; plan shape and content keys."""
+
+from __future__ import annotations
+
+import pytest
+
+from harness.errors import UserError
+from harness.experiment import load_experiment
+from harness.plan import plan
+
+BASE = """name: t
+model: /nonexistent/model
+seeds: [1, 2]
+arms: [none, mnli]
+targets:
+  - xnli
+  - {task: pawsx, languages: [en, de]}
+"""
+
+
+def _write(tmp_path, text):
+    p = tmp_path / "exp.yaml"
+    p.write_text(text)
+    return p
+
+
+def test_valid_experiment_plans_one_intermediate_per_arm_and_seed(tmp_path):
+    config = load_experiment(_write(tmp_path, BASE))
+    stages = plan(config)
+    kinds = [s.kind for s in stages]
+    assert kinds.count("intermediate") == 2  # mnli x 2 seeds; `none` has none
+    assert kinds.count("target") == 8 and kinds.count("evaluate") == 8
+    keys = {s.key for s in stages}
+    assert len(keys) == len(stages)
+    by_key = {s.key: s for s in stages}
+    for s in stages:  # upstream before downstream
+        if s.upstream:
+            assert list(by_key).index(s.upstream) < list(by_key).index(s.key)
+    mnli_targets = [s for s in stages if s.kind == "target" and s.meta["arm"] == "mnli"]
+    assert {by_key[s.upstream].kind for s in mnli_targets} == {"intermediate"}
+
+
+def test_keys_are_content_hashes(tmp_path):
+    a = plan(load_experiment(_write(tmp_path, BASE)))
+    b = plan(load_experiment(_write(tmp_path, BASE.replace("name: t", "name: other"))))
+    assert [s.key for s in a] == [s.key for s in b]  # the experiment's name does not change the work
+    c = plan(load_experiment(_write(tmp_path, BASE + "hparams: {lr: 2.0e-5}\n")))
+    assert not {s.key for s in a} & {s.key for s in c}
+
+
+def test_env_expansion(tmp_path, monkeypatch):
+    monkeypatch.setenv("MY_MODEL_DIR", "/models")
+    config = load_experiment(_write(tmp_path, BASE.replace("/nonexistent/model", "${MY_MODEL_DIR}/xlmr")))
+    assert config.model == "/models/xlmr"
+    config = load_experiment(_write(tmp_path, BASE.replace("/nonexistent/model", "${UNSET_VAR_X:-/d}/m")))
+    assert config.model == "/d/m"
+
+
+ERRORS = [
+    (("arms: [none, mnli]", "arms: [none, mnlii]"),
+     r"arms\[1\]\.tasks\[0\]: unknown task 'mnlii' \(did you mean 'mnli'\?\)"),
+    (("- xnli", "- xnly"), r"targets\[0\]\.task: unknown task 'xnly'"),
+    (("languages: [en, de]", "languages: [en, xx]"), r"targets\[1\]\.languages: 'xx' is not a language of pawsx"),
+    (("seeds: [1, 2]", "seeds: one"), r"seeds: "),
+    (("seeds: [1, 2]", "seeds: [1, 2]\nlearning_rate: 3"), r"learning_rate: Extra inputs"),
+    (("seeds: [1, 2]", "seeds: [1, 2]\nhparams: {lrr: 1}"),
+     r"hparams: unknown hyper-parameter 'lrr' \(did you mean 'lr'\?\)"),
+    (("arms: [none, mnli]", "arms: [none, none]"), r"duplicate arm name 'none'"),
+    (("targets:", "targets: [xnli\nfoo:"), r"malformed YAML"),
+]
+
+
+@pytest.mark.parametrize("change, message", ERRORS)
+def test_bad_input_is_one_located_line(tmp_path, change, message):
+    path = _write(tmp_path, BASE.replace(*change))
+    with pytest.raises(UserError, match=message) as info:
+        load_experiment(path)
+    assert str(path) in str(info.value) and "\n" not in str(info.value)
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(UserError, match="experiment file not found"):
+        load_experiment(tmp_path / "nope.yaml")
