@@ -7,8 +7,8 @@ changes what it writes.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from harness.data.settings import DataSettings
 from harness.environment import environment

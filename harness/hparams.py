@@ -6,8 +6,9 @@ Resolution order (later wins): the recipe defaults below (jiant's public XTREME 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields, replace
-from typing import Any, Mapping
+from typing import Any
 
 from harness.errors import UserError, did_you_mean
 

@@ -22,6 +22,15 @@ def quiet_transformers() -> None:
     logging.getLogger("transformers").setLevel(logging.ERROR)
 
 
+def check_model_reference(name_or_path: str) -> None:
+    """Fail early (UserError) for a local-looking model path without a saved model; no heavy imports."""
+    local = Path(name_or_path).expanduser()
+    looks_local = name_or_path.startswith((".", "/", "~")) or local.exists()
+    if looks_local and not (local / "config.json").exists():
+        raise UserError(f"model '{name_or_path}': no config.json in that directory; point `model:` at a "
+                        "saved HF model directory or a hub id")
+
+
 def load_encoder(name_or_path: str, trust_remote_code: bool = False, with_lm_head: bool = False):
     """(encoder, tokenizer) from a hub id or a local directory; a bad name is a UserError.
 
@@ -30,11 +39,9 @@ def load_encoder(name_or_path: str, trust_remote_code: bool = False, with_lm_hea
     from transformers import AutoModel, AutoModelForMaskedLM, AutoTokenizer
 
     quiet_transformers()
+    check_model_reference(name_or_path)
     local = Path(name_or_path).expanduser()
     looks_local = name_or_path.startswith((".", "/", "~")) or local.exists()
-    if looks_local and not (local / "config.json").exists():
-        raise UserError(f"model '{name_or_path}': no config.json in that directory; point `model:` at a "
-                        "saved HF model directory or a hub id")
     source = str(local) if looks_local else name_or_path
     cls = AutoModelForMaskedLM if with_lm_head else AutoModel
     try:
@@ -83,7 +90,7 @@ def load_heads(heads: Any, path: Path) -> None:
 
 def hidden_size(encoder: Any) -> int:
     config = encoder.config
-    return int(getattr(config, "hidden_size", None) or getattr(config, "d_model"))
+    return int(getattr(config, "hidden_size", None) or config.d_model)
 
 
 @lru_cache(maxsize=1)

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import random
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 # Unicode ranges by script, used to spell a language's pseudo-words.
 _SCRIPTS = {

@@ -23,7 +23,7 @@ def predict(model: Any, task_name: str, kind: Any, features: list[dict], hp: Hpa
             logits = kind.forward(model.encoder, model.heads[task_name], batch)
             out = kind.outputs_to_numpy(logits, batch) if hasattr(kind, "outputs_to_numpy") else \
                 logits.float().cpu().numpy()
-            for i, o in zip(idx, out):
+            for i, o in zip(idx, out, strict=True):
                 outputs[i] = o
     return outputs
 

@@ -7,7 +7,7 @@ until a plugin is asked for by name.
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from importlib.metadata import EntryPoint, entry_points
 from typing import Any
 
@@ -21,7 +21,7 @@ GROUPS = {
 }
 
 
-@lru_cache(maxsize=None)
+@cache
 def _entry_points(group: str) -> dict[str, EntryPoint]:
     found: dict[str, EntryPoint] = {}
     for ep in sorted(entry_points(group=group), key=lambda e: e.name):
@@ -34,7 +34,7 @@ def names(what: str) -> list[str]:
     return sorted(_entry_points(GROUPS[what]))
 
 
-@lru_cache(maxsize=None)
+@cache
 def _load(what: str, name: str) -> Any:
     return _entry_points(GROUPS[what])[name].load()
 

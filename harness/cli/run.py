@@ -26,8 +26,9 @@ def print_plan(stages, runs_dir: Path) -> None:
         table.add_column(col)
     for i, s in enumerate(stages, 1):
         status = "done" if is_done(runs_dir / s.key) else "todo"
-        table.add_row(str(i), s.key, s.kind, s.meta.get("arm", ""), s.meta.get("task", "+".join(s.meta.get("tasks", []))),
-                      str(s.meta.get("seed", "")), s.upstream or "-", status)
+        task = s.meta.get("task", "+".join(s.meta.get("tasks", [])))
+        table.add_row(str(i), s.key, s.kind, s.meta.get("arm", ""), task, str(s.meta.get("seed", "")),
+                      s.upstream or "-", status)
     Console().print(table)
 
 
@@ -42,6 +43,9 @@ def run_experiment(experiment: Path, output: Path | None, dry_run: bool, allow_m
     if dry_run:
         print_plan(stages, runs_dir)
         return {"ran": 0, "skipped": 0}
+    from harness.model import check_model_reference
+
+    check_model_reference(config.model)
     runs_dir.mkdir(parents=True, exist_ok=True)
     record_experiment(runs_dir, plan_record(config, stages), allow_mixed)
     executor = registry.get("executor", config.executor)()

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping
 
 SNAPSHOT_ENV = "XSTILTS_HUB_SNAPSHOTS"
 """Environment variable: a directory holding snapshots as {root}/{org}/{name} (e.g. .../google/xtreme)."""

@@ -8,8 +8,9 @@ reads it through the same packaged parquet builder that serves the hub repositor
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import yaml
 

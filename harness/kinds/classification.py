@@ -28,7 +28,7 @@ class ClassificationKind(Kind):
         features = [{"input_ids": ids, "example": i} for i, ids in enumerate(enc["input_ids"])]
         if with_labels:
             index = {label: k for k, label in enumerate(task.labels)}
-            for f, label in zip(features, columns["label"]):
+            for f, label in zip(features, columns["label"], strict=True):
                 if label not in index:
                     raise UserError(f"task '{task.name}': label {label!r} is not one of {list(task.labels)}; "
                                     "the data does not match the task's label set")

@@ -46,7 +46,8 @@ def render(board: dict[str, Any]) -> str:
                   "| arm | " + " | ".join(langs) + " |", "|---|" + "---:|" * len(langs)]
         for row in board["arms"]:
             per_lang = row["tasks"][t]["languages"]
-            lines.append(f"| {row['arm']} | " + " | ".join(_lang_cell(per_lang.get(lang), info) for lang in langs) + " |")
+            cells = " | ".join(_lang_cell(per_lang.get(lang), info) for lang in langs)
+            lines.append(f"| {row['arm']} | {cells} |")
         lines.append("")
     return "\n".join(lines)
 
