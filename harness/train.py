@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import math
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
+from harness.checkpoint import Checkpointer, Interrupted, rng_state, set_rng_state, sigterm_flag
+from harness.errors import UserError, did_you_mean
 from harness.hparams import Hparams
 
 
@@ -37,8 +40,34 @@ class TrainResult:
     sampler: dict = field(default_factory=dict)
 
 
+SAMPLERS = ("proportional", "temperature", "uniform", "capped")
+
+
+def check_sampler(sampler: dict, names: list[str]) -> None:
+    """A UserError for an unknown sampler, a temperature <= 0, a missing cap or a weight for an unknown task."""
+    name = sampler.get("name", "proportional")
+    if name not in SAMPLERS:
+        raise UserError(f"sampler: unknown name '{name}'; use one of {', '.join(SAMPLERS)}")
+    if float(sampler.get("temperature", 1.0)) <= 0:
+        raise UserError(f"sampler: temperature must be > 0, got {sampler.get('temperature')}")
+    if name == "capped" and not sampler.get("cap"):
+        raise UserError("sampler: 'capped' needs cap (examples per task), e.g. {name: capped, cap: 20000}")
+    if sampler.get("cap") is not None and int(sampler["cap"]) < 1:
+        raise UserError(f"sampler: cap must be >= 1, got {sampler['cap']}")
+    for task in (sampler.get("weights") or {}):
+        if task not in names:
+            raise UserError(f"sampler: weights name task '{task}', which is not one of this arm's tasks "
+                            f"{sorted(names)}{did_you_mean(task, names)}")
+
+
 def sampling_weights(sizes: dict[str, int], sampler: dict) -> dict[str, float]:
-    """Probability of drawing each task's next batch: proportional, temperature, uniform or capped."""
+    """Probability of drawing each task's next batch.
+
+    proportional: n_t; temperature T: n_t ** (1/T) (T=1 is proportional, large T tends to uniform);
+    uniform: 1; capped: min(n_t, cap) (T5's examples-proportional mixing; a cap also applies to the other
+    rules when set). Optional per-task `weights` multiply the rule's value; tasks with a fixed `shares`
+    entry get exactly that probability and the others split the rest.
+    """
     name = sampler.get("name", "proportional")
     cap = sampler.get("cap")
     n = {t: (min(s, cap) if cap else s) for t, s in sizes.items()}
@@ -48,6 +77,7 @@ def sampling_weights(sizes: dict[str, int], sampler: dict) -> dict[str, float]:
         raw = {t: s ** (1.0 / float(sampler.get("temperature", 1.0))) for t, s in n.items()}
     else:  # proportional, capped
         raw = {t: float(s) for t, s in n.items()}
+    raw = {t: v * float((sampler.get("weights") or {}).get(t, 1.0)) for t, v in raw.items()}
     shares = {t: float(p) for t, p in (sampler.get("shares") or {}).items() if t in raw}
     rest = [t for t in raw if t not in shares]
     if not rest:
@@ -77,19 +107,27 @@ def _batches(lengths: list[int], micro: int, grouped: bool, rng: random.Random) 
 
 
 def schedule(tasks: list[TrainTask], hp: Hparams, sampler: dict, seed: int) -> tuple[list[tuple[str, list[int]]], int]:
-    """The full list of (task, example indices) micro-batches and the number of optimizer steps."""
+    """The full list of (task, example indices) micro-batches and the number of optimizer steps.
+
+    An epoch is one pass over every task's (capped) size; each task's examples are reshuffled whenever its
+    stream runs out, so a capped task still sees all its examples over time.
+    """
     rng = random.Random(seed)
     sampler = with_shares(sampler, tasks)
+    names = [t.name for t in tasks]
+    check_sampler(sampler, names)
+    for t in tasks:
+        if not t.features:
+            raise UserError(f"task '{t.name}' has no training examples (after filtering and capping); check its "
+                            "data, filters and max_train_examples")
     micro = hp.micro_batch_size
-    sizes = {t.name: len(t.features) for t in tasks}
-    if sampler.get("name") == "capped" and sampler.get("cap"):
-        sizes = {t: min(s, sampler["cap"]) for t, s in sizes.items()}
+    cap = sampler.get("cap")
+    sizes = {t.name: (min(len(t.features), cap) if cap else len(t.features)) for t in tasks}
     per_epoch = sum(math.ceil(s / micro) for s in sizes.values())
     n_micro = hp.max_steps * hp.grad_accum if hp.max_steps else math.ceil(hp.epochs * per_epoch)
     n_micro = max(hp.grad_accum, n_micro - n_micro % hp.grad_accum)
     weights = sampling_weights(sizes, sampler)
-    names = [t.name for t in tasks]
-    lengths = {t.name: [t.kind.length(f) for f in t.features[: sizes[t.name]]] for t in tasks}
+    lengths = {t.name: [t.kind.length(f) for f in t.features] for t in tasks}
     streams: dict[str, list[list[int]]] = {t: [] for t in names}
     out = []
     for _ in range(n_micro):
@@ -98,6 +136,13 @@ def schedule(tasks: list[TrainTask], hp: Hparams, sampler: dict, seed: int) -> t
             streams[task] = _batches(lengths[task], micro, hp.length_grouped, rng)
         out.append((task, streams[task].pop()))
     return out, n_micro // hp.grad_accum
+
+
+def task_weights(tasks: list[TrainTask], sampler: dict) -> dict[str, float]:
+    """The sampling probabilities `schedule` uses, for the record."""
+    cap = sampler.get("cap")
+    return sampling_weights({t.name: (min(len(t.features), cap) if cap else len(t.features)) for t in tasks},
+                            with_shares(sampler, tasks))
 
 
 def mixed_precision(hp: Hparams) -> str:
@@ -119,6 +164,42 @@ def _optimizer(model: Any, hp: Hparams):
     return torch.optim.AdamW(groups, lr=hp.lr, eps=hp.adam_eps)
 
 
+@dataclass
+class LoopState:
+    """Where the loop is: everything besides model/optimizer/scheduler that a resume must restore."""
+
+    position: int = 0
+    """Index of the next micro-batch in the schedule."""
+    steps: int = 0
+    best_score: float | None = None
+    best_step: int | None = None
+    evals: list[dict] = field(default_factory=list)
+    stale: int = 0
+    running: list[float] = field(default_factory=list)
+    """Losses of the last micro-batches (the reported train loss is their mean)."""
+
+
+def _loss_window(running: list[float]) -> float | None:
+    return sum(running[-50:]) / len(running[-50:]) if running else None
+
+
+def _batch_iter(plan: list[tuple[str, list[int]]], start: int, by_name: dict[str, TrainTask], pad_id: int,
+                workers: int):
+    """(task, collated batch) for plan[start:], collated in `workers` DataLoader processes when > 0."""
+    items = plan[start:]
+
+    def collate(item: tuple[str, list[int]]) -> tuple[str, dict]:
+        task = by_name[item[0]]
+        return item[0], task.kind.collate([task.features[i] for i in item[1]], pad_id)
+
+    if workers <= 0:
+        return map(collate, items)
+    from torch.utils.data import DataLoader
+
+    return iter(DataLoader(items, batch_size=None, shuffle=False, num_workers=workers, collate_fn=collate,
+                           prefetch_factor=4, persistent_workers=False))
+
+
 def train(
     model: Any,
     tasks: list[TrainTask],
@@ -128,8 +209,13 @@ def train(
     sampler: dict | None = None,
     evaluate: Callable[[Any], float] | None = None,
     progress: Callable[[int, int, float], None] | None = None,
+    checkpoint: Checkpointer | None = None,
 ) -> TrainResult:
-    """Train `model` (a TaskModel) on `tasks`; returns the loop's record. Keeps the best evaluated state."""
+    """Train `model` (a TaskModel) on `tasks`; returns the loop's record. Keeps the best evaluated state.
+
+    With a `checkpoint`, the loop resumes from it when one exists, saves every `hp.save_every` optimizer
+    steps and on SIGTERM (then raises `Interrupted`); a resumed run ends exactly as an uninterrupted one.
+    """
     import torch
     from accelerate import Accelerator
     from accelerate.utils import set_seed
@@ -138,55 +224,75 @@ def train(
     sampler = with_shares(sampler or {"name": "proportional"}, tasks)
     set_seed(seed)
     plan, total_steps = schedule(tasks, hp, sampler, seed)
+    saved = checkpoint.load({"plan_length": len(plan), "total_steps": total_steps}) if checkpoint else None
+    if saved is not None:
+        model.load_state_dict(saved["model"])
     accelerator = Accelerator(mixed_precision=mixed_precision(hp), gradient_accumulation_steps=hp.grad_accum,
                               cpu=not torch.cuda.is_available())
     optimizer = _optimizer(model, hp)
     model, optimizer = accelerator.prepare(model, optimizer)
     scheduler = get_linear_schedule_with_warmup(optimizer, int(hp.warmup_ratio * total_steps), total_steps)
     by_name = {t.name: t for t in tasks}
-    result = TrainResult(steps=0, best_score=None, best_step=None, sampler={
-        **sampler, "weights": sampling_weights({t.name: len(t.features) for t in tasks}, sampler)})
-    best_state, stale, running = None, 0, []
+    loop, best_state = LoopState(), None
+    if saved is not None:
+        optimizer.load_state_dict(saved["optimizer"])
+        scheduler.load_state_dict(saved["scheduler"])
+        loop, best_state = LoopState(**saved["loop"]), saved["best_state"]
+        set_rng_state(saved["rng"])
+    unwrap = accelerator.unwrap_model
+
+    def save() -> None:
+        if accelerator.is_main_process:
+            checkpoint.save({"model": unwrap(model).state_dict(), "optimizer": optimizer.state_dict(),
+                             "scheduler": scheduler.state_dict(), "loop": vars(loop), "best_state": best_state,
+                             "rng": rng_state(), "plan_length": len(plan), "total_steps": total_steps})
+
     model.train()
-    for task_name, indices in plan:
-        task = by_name[task_name]
-        batch = task.kind.collate([task.features[i] for i in indices], pad_id)
-        batch = {k: v.to(accelerator.device) for k, v in batch.items()}
-        with accelerator.accumulate(model):
-            with accelerator.autocast():
-                loss = task.kind.loss(model(task_name, batch), batch)
-            accelerator.backward(loss)
-            if accelerator.sync_gradients:
-                accelerator.clip_grad_norm_(model.parameters(), hp.max_grad_norm)
-            optimizer.step()
-            optimizer.zero_grad()
-        running.append(float(loss.detach()))
-        if not accelerator.sync_gradients:
-            continue
-        scheduler.step()
-        result.steps += 1
-        if progress:
-            progress(result.steps, total_steps, sum(running[-50:]) / len(running[-50:]))
-        at_end = result.steps == total_steps
-        if evaluate and (result.steps % hp.eval_every == 0 or at_end):
-            model.eval()
-            score = float(evaluate(accelerator.unwrap_model(model)))
-            model.train()
-            result.evals.append({"step": result.steps, "score": score})
-            if result.best_score is None or score > result.best_score:
-                result.best_score, result.best_step, stale = score, result.steps, 0
-                if not at_end:
-                    best_state = {k: v.detach().to("cpu", copy=True)
-                                  for k, v in accelerator.unwrap_model(model).state_dict().items()}
+    with sigterm_flag() as term:
+        batches = _batch_iter(plan, loop.position, by_name, pad_id, hp.num_workers)
+        for task_name, batch in batches:
+            task = by_name[task_name]
+            batch = {k: v.to(accelerator.device) for k, v in batch.items()}
+            with accelerator.accumulate(model):
+                with accelerator.autocast():
+                    loss = task.kind.loss(model(task_name, batch), batch)
+                accelerator.backward(loss)
+                if accelerator.sync_gradients:
+                    accelerator.clip_grad_norm_(model.parameters(), hp.max_grad_norm)
+                optimizer.step()
+                optimizer.zero_grad()
+            loop.position += 1
+            loop.running = [*loop.running[-49:], float(loss.detach())]
+            if not accelerator.sync_gradients:
+                continue
+            scheduler.step()
+            loop.steps += 1
+            if progress:
+                progress(loop.steps, total_steps, _loss_window(loop.running))
+            at_end = loop.steps == total_steps
+            stop = False
+            if evaluate and (loop.steps % hp.eval_every == 0 or at_end):
+                model.eval()
+                score = float(evaluate(unwrap(model)))
+                model.train()
+                loop.evals.append({"step": loop.steps, "score": score})
+                if loop.best_score is None or score > loop.best_score:
+                    loop.best_score, loop.best_step, loop.stale = score, loop.steps, 0
+                    best_state = None if at_end else {k: v.detach().to("cpu", copy=True)
+                                                      for k, v in unwrap(model).state_dict().items()}
                 else:
-                    best_state = None  # the final state is the best one
-            else:
-                stale += 1
-                if stale >= hp.patience:
-                    break
-    unwrapped = accelerator.unwrap_model(model)
-    if best_state is not None and result.best_step != result.steps:
-        unwrapped.load_state_dict(best_state)
-    result.train_loss = sum(running[-50:]) / max(1, len(running[-50:]))
+                    loop.stale += 1
+                    stop = loop.stale >= hp.patience
+            if stop or at_end:
+                break
+            if checkpoint and (term["set"] or loop.steps % hp.save_every == 0):
+                save()
+            if term["set"]:
+                raise Interrupted(f"stopped by SIGTERM at step {loop.steps}; checkpoint in {checkpoint.directory}"
+                                  if checkpoint else f"stopped by SIGTERM at step {loop.steps}")
+    if best_state is not None and loop.best_step != loop.steps:
+        unwrap(model).load_state_dict(best_state)
     model.eval()
-    return result
+    return TrainResult(steps=loop.steps, best_score=loop.best_score, best_step=loop.best_step, evals=loop.evals,
+                       train_loss=_loss_window(loop.running),
+                       sampler={**sampler, "weights": task_weights(tasks, sampler)})
