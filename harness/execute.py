@@ -6,10 +6,12 @@ changes what it writes.
 
 from __future__ import annotations
 
+import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
 
+from harness.checkpoint import CHECKPOINT_DIR
 from harness.data.settings import DataSettings
 from harness.environment import environment
 from harness.errors import UserError
@@ -45,6 +47,7 @@ def run_stage(stage: Stage, runs_dir: Path, data: DataSettings, trust_remote_cod
         record.update({"finished_at": time.time(), "seconds": round(time.time() - started, 3), "data": provenance})
         write_json(stage_dir / STAGE_JSON, record)
         mark_done(stage_dir)
+        shutil.rmtree(stage_dir / CHECKPOINT_DIR, ignore_errors=True)  # the final model stays
     return True
 
 

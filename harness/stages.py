@@ -6,13 +6,16 @@ directory; the executor handles skipping, locking, stage.json and the `done` mar
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from harness import registry
-from harness.data.load import load_split
+from harness.checkpoint import CHECKPOINT_DIR, Checkpointer, config_hash
+from harness.data.load import load_split, with_labels
 from harness.data.settings import DataSettings
+from harness.features_cache import cached_features
 from harness.hparams import Hparams
 from harness.kinds import get_kind
 from harness.model import (
@@ -44,9 +47,23 @@ class StageContext:
     trust_remote_code: bool = False
     progress: Callable[[str, int, int, float], None] | None = None
     provenance: list | None = None
+    tokenizer: Any = None
+    """Set by a runner once its tokenizer is loaded (the feature cache keys on it)."""
 
     def upstream_dir(self) -> Path | None:
         return self.runs_dir / self.stage.upstream if self.stage.upstream else None
+
+    def checkpointer(self) -> Checkpointer:
+        """This stage's resumable checkpoint (stage_dir/checkpoint), tied to its key and config."""
+        return Checkpointer(self.stage_dir / CHECKPOINT_DIR, self.stage.key, config_hash(self.stage.config))
+
+    def spec(self, name: str):
+        """The registered task, with a label set read from local data where the task says so."""
+        return with_labels(registry.task(name), self.data)
+
+    def features(self, kind, spec, hp: Hparams, columns: dict[str, list], split: str, lang: str) -> list[dict]:
+        """Featurised training columns, through the tokenized-feature cache."""
+        return cached_features(kind, columns, self.tokenizer, spec, hp, split, lang)
 
     def load(self, spec, split: str, lang: str) -> dict[str, list]:
         columns, prov = load_split(spec, split, lang, self.data)
@@ -108,15 +125,17 @@ def run_intermediate(ctx: StageContext) -> dict[str, Any]:
     cfg = ctx.stage.config
     run_hp = Hparams(**cfg["hparams"])
     encoder, tokenizer = load_encoder(cfg["model"], ctx.trust_remote_code)
+    ctx.tokenizer = tokenizer
     baseline = _baseline(cfg.get("baseline"))
     tasks, heads, kinds, dev = [], {}, {}, []
     for entry in cfg["tasks"]:
-        spec, hp = registry.task(entry["name"]), Hparams(**entry["hparams"])
+        spec, hp = ctx.spec(entry["name"]), Hparams(**entry["hparams"])
         kind = get_kind(spec.kind)
         columns = _cap(ctx.load(spec, "train", spec.train_language), hp.max_train_examples)
         if baseline is not None and hasattr(baseline, "intermediate_train_columns"):
             columns = baseline.intermediate_train_columns(ctx, spec, columns)
-        tasks.append(TrainTask(spec.name, kind, kind.featurize(columns, tokenizer, spec, hp)))
+        features = ctx.features(kind, spec, hp, columns, "train", spec.train_language)
+        tasks.append(TrainTask(spec.name, kind, features))
         heads[spec.name], kinds[spec.name] = kind.build_head(hidden_size(encoder), spec, hp), kind
         dev.append((spec, [spec.train_language], hp))
     if baseline is not None and hasattr(baseline, "intermediate_tasks"):
@@ -125,7 +144,7 @@ def run_intermediate(ctx: StageContext) -> dict[str, Any]:
             heads[task.name], kinds[task.name] = head, task.kind
     model = build_task_model(encoder, heads, kinds)
     result = train(model, tasks, run_hp, cfg["seed"], tokenizer.pad_token_id, cfg["sampler"],
-                   dev_scorer(ctx, dev, tokenizer), _progress(ctx, "intermediate"))
+                   dev_scorer(ctx, dev, tokenizer), _progress(ctx, "intermediate"), ctx.checkpointer())
     with staging_dir(ctx.stage_dir / ENCODER_DIR) as tmp:
         save_encoder(model.encoder, tokenizer, tmp)
     return {"train": vars(result), "dev_score": result.best_score}
@@ -134,18 +153,19 @@ def run_intermediate(ctx: StageContext) -> dict[str, Any]:
 def run_target(ctx: StageContext) -> dict[str, Any]:
     """Fine-tune the carried encoder with a new head on the target task's English training set."""
     cfg = ctx.stage.config
-    spec, hp = registry.task(cfg["task"]["name"]), Hparams(**cfg["hparams"])
+    spec, hp = ctx.spec(cfg["task"]["name"]), Hparams(**cfg["hparams"])
     kind = get_kind(spec.kind)
     encoder, tokenizer = _start_encoder(ctx)
+    ctx.tokenizer = tokenizer
     columns = _cap(ctx.load(spec, "train", spec.train_language), hp.max_train_examples)
     baseline = _baseline(cfg.get("baseline"))
     if baseline is not None and hasattr(baseline, "target_train_columns"):
         columns = baseline.target_train_columns(ctx, spec, columns)
-    task = TrainTask(spec.name, kind, kind.featurize(columns, tokenizer, spec, hp))
+    task = TrainTask(spec.name, kind, ctx.features(kind, spec, hp, columns, "train", spec.train_language))
     model = build_task_model(encoder, {spec.name: kind.build_head(hidden_size(encoder), spec, hp)}, {spec.name: kind})
     scorer = dev_scorer(ctx, [(spec, list(cfg["dev_languages"]), hp)], tokenizer)
     result = train(model, [task], hp, cfg["seed"], tokenizer.pad_token_id, None, scorer,
-                   _progress(ctx, f"target {spec.name}"))
+                   _progress(ctx, f"target {spec.name}"), ctx.checkpointer())
     with staging_dir(ctx.stage_dir / MODEL_DIR) as tmp:
         save_encoder(model.encoder, tokenizer, tmp / ENCODER_DIR)
         save_heads(model.heads, tmp / HEADS_FILE)
@@ -169,7 +189,7 @@ def run_evaluate(ctx: StageContext) -> dict[str, Any]:
     from harness.scoring import mean_over_languages, task_score
 
     cfg = ctx.stage.config
-    spec = registry.task(cfg["task"]["name"])
+    spec = ctx.spec(cfg["task"]["name"])
     kind = get_kind(spec.kind)
     hp = Hparams(**cfg["hparams"])
     up = ctx.upstream_dir()
