@@ -18,6 +18,7 @@ GROUPS = {
     "suite": "xstilts.suites",
     "baseline": "xstilts.baselines",
     "executor": "xstilts.executors",
+    "reference": "xstilts.references",
 }
 
 
