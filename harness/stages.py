@@ -185,8 +185,7 @@ def load_target_model(model_dir: Path, spec) -> tuple[Any, Any]:
 
 def run_evaluate(ctx: StageContext) -> dict[str, Any]:
     """Zero-shot evaluation in every language and split; predictions in the submission layout."""
-    from harness.predict import evaluate_columns
-    from harness.scoring import mean_over_languages, task_score
+    from harness.evaluation import evaluate_task
 
     cfg = ctx.stage.config
     spec = ctx.spec(cfg["task"]["name"])
@@ -197,27 +196,13 @@ def run_evaluate(ctx: StageContext) -> dict[str, Any]:
         model, tokenizer = load_target_model(up / MODEL_DIR, spec)
     else:
         model, tokenizer = _start_encoder(ctx)
-    splits: dict[str, Any] = {}
     with staging_dir(ctx.stage_dir / PREDICTIONS_DIR) as pred_dir:
-        for split in cfg["splits"]:
-            if spec.source(split) is None:
-                continue
-            languages: dict[str, Any] = {}
-            for lang in cfg["languages"]:
-                columns = ctx.load(spec, split, lang)
-                if hasattr(kind, "evaluate"):
-                    predictions, metrics = kind.evaluate(model, tokenizer, spec, columns, hp, lang, cfg["settings"])
-                else:
-                    predictions, metrics = evaluate_columns(model, tokenizer, spec, kind, columns, hp, lang)
-                kind.write_predictions(pred_dir / f"{split}-{lang}.{kind.submission_ext}", predictions)
-                languages[lang] = metrics
-            labelled = {lang: m for lang, m in languages.items() if m is not None}
-            splits[split] = {
-                "languages": languages,
-                "metrics": mean_over_languages(labelled) if len(labelled) == len(languages) else None,
-                "score": task_score(labelled, spec.score_metrics, cfg["languages"]),
-            }
-    return {"task": spec.name, "metric": spec.metric, "score_metrics": list(spec.score_metrics), "splits": splits}
+
+        def write(split: str, lang: str, predictions: Any) -> None:
+            kind.write_predictions(pred_dir / f"{split}-{lang}.{kind.submission_ext}", predictions)
+
+        return evaluate_task(model, tokenizer, spec, kind, cfg["languages"], cfg["splits"], hp,
+                             cfg["settings"], lambda split, lang: ctx.load(spec, split, lang), write)
 
 
 RUNNERS = {"intermediate": run_intermediate, "target": run_target, "evaluate": run_evaluate}

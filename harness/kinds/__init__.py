@@ -11,6 +11,7 @@ from importlib import import_module
 KINDS: dict[str, str] = {
     "classification": "harness.kinds.classification:ClassificationKind",
     "mlm": "harness.kinds.mlm:MLMKind",
+    "retrieval": "harness.kinds.retrieval:RetrievalKind",
     "tagging": "harness.kinds.tagging:TaggingKind",
     "span_qa": "harness.kinds.span_qa:SpanQAKind",
     "multiple_choice": "harness.kinds.multiple_choice:MultipleChoiceKind",

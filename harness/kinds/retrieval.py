@@ -1,0 +1,167 @@
+"""Retrieval on a bare encoder (no head, no training): margin mining or top-1 nearest neighbour.
+
+Canonical columns (a task's reader produces one of two forms):
+- pools: src_id, src_text (the non-English pool), trg_id, trg_text (the English pool) and the gold pairs
+  gold_src, gold_trg; each group has its own length (BUCC release files).
+- pairs: src_text, trg_text and optionally src_id, trg_id; row i is a gold pair (HF bucc18, Tatoeba).
+Settings (task `settings` < experiment `task_settings` < `xstilts evaluate` options):
+- method: "mine" (LASER margin mining, F1 over id pairs) or "nearest" (top-1 cosine, accuracy).
+- layer: `hidden_states[layer]`; null looks the model up in `layers` ("<model_type>/<num_hidden_layers>"
+  -> layer, over DEFAULT_LAYERS), else takes the middle layer. The layer used is recorded.
+- pooling: "mean" (attention-masked) or "cls"; exclude_special: drop special tokens from the mean.
+- nearest: direction "en-xx" (XTREME: each English sentence queries the non-English pool) or "xx-en".
+- mine: k (4), margin ("ratio"), mode ("max"), duplicates ("all": every id of a repeated text inherits
+  its pairs, as LASER), threshold (null: chosen on the dev split's gold by `prepare` and applied
+  unchanged to every split of that language).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from typing import Any
+
+from harness.errors import UserError
+from harness.hparams import Hparams
+from harness.kinds.base import Kind
+from harness.spec import TaskSpec
+
+DEFAULT_LAYERS: dict[str, int] = {"xlm-roberta/24": 14}
+"""Model family -> layer: XLM-R Large layer 14 of 24, as jiant and XTREME's Tatoeba script."""
+DEFAULTS: dict[str, Any] = {
+    "method": "nearest", "layer": None, "layers": {}, "pooling": "mean", "exclude_special": False,
+    "direction": "en-xx", "k": 4, "margin": "ratio", "mode": "max", "duplicates": "all", "threshold": None,
+}
+_CHOICES = {"method": ("mine", "nearest"), "pooling": ("mean", "cls"), "direction": ("en-xx", "xx-en"),
+            "duplicates": ("all", "drop")}
+
+
+def model_family(model: Any) -> str:
+    """"<model_type>/<num_hidden_layers>", the key of the layer tables."""
+    return f"{model.config.model_type}/{int(model.config.num_hidden_layers)}"
+
+
+def _ids_and_gold(columns: dict[str, list]) -> tuple[list, list, list, list, list[tuple[str, str]]]:
+    """(src_id, src_text, trg_id, trg_text, gold pairs) of either canonical form; ids are strings."""
+    if "gold_src" in columns:
+        gold = list(zip(columns["gold_src"], columns["gold_trg"], strict=True))
+        return columns["src_id"], columns["src_text"], columns["trg_id"], columns["trg_text"], gold
+    n = len(columns["src_text"])
+    rows = [str(i) for i in range(n)]
+    src_ids = [str(v) for v in columns.get("src_id", rows)]
+    trg_ids = [str(v) for v in columns.get("trg_id", rows)]
+    gold = list(zip(src_ids, trg_ids, strict=True))
+    # a sentence in several gold pairs is one pool entry
+    src = dict(zip(src_ids, columns["src_text"], strict=True))
+    trg = dict(zip(trg_ids, columns["trg_text"], strict=True))
+    return list(src), list(src.values()), list(trg), list(trg.values()), gold
+
+
+class RetrievalKind(Kind):
+    """Evaluates an encoder as it is; `prepare` tunes the mining threshold on dev, `evaluate` scores."""
+
+    name = "retrieval"
+
+    def __init__(self) -> None:
+        self._candidates: dict[str, tuple[list, list]] = {}
+        self._prepared: dict[str, dict] = {}
+
+    # ------------------------------------------------------------------ settings
+
+    def resolve_settings(self, model: Any, spec: TaskSpec, settings: dict) -> dict:
+        """Defaults filled in, choices checked, the layer resolved for this model (recorded in results)."""
+        s = {**DEFAULTS, **settings}
+        for key, allowed in _CHOICES.items():
+            if s[key] not in allowed:
+                raise UserError(f"task '{spec.name}' setting {key}: expected one of {', '.join(allowed)}, "
+                                f"got {s[key]!r}")
+        if not isinstance(s["k"], int) or s["k"] < 1:
+            raise UserError(f"task '{spec.name}' setting k: expected a positive integer, got {s['k']!r}")
+        family, n_layers = model_family(model), int(model.config.num_hidden_layers)
+        table = {**DEFAULT_LAYERS, **s["layers"]}
+        if s["layer"] is None:
+            s["layer"], s["layer_source"] = (table[family], "table") if family in table else (n_layers // 2,
+                                                                                               "middle")
+        else:
+            s["layer_source"] = "setting"
+        if not isinstance(s["layer"], int) or not -(n_layers + 1) <= s["layer"] <= n_layers:
+            raise UserError(f"task '{spec.name}' setting layer: {s['layer']!r} is out of range for {family}; "
+                            f"use 0 (embeddings) to {n_layers}")
+        s["model_family"] = family
+        return s
+
+    def prepare(self, model: Any, tokenizer: Any, spec: TaskSpec, hp: Hparams, lang: str, settings: dict,
+                load: Callable[[str, str], dict[str, list]]) -> dict:
+        """Settings for `lang`: with mining and no fixed threshold, the threshold tuned on dev gold."""
+        if settings["method"] != "mine" or settings["threshold"] is not None:
+            return settings
+        if lang not in self._prepared:
+            if spec.dev is None:
+                raise UserError(f"task '{spec.name}' has no dev split to tune the mining threshold on; "
+                                "set a fixed `threshold` in task_settings")
+            from harness.retrieval.threshold import best_threshold
+
+            src_id, src_text, trg_id, trg_text, gold = _ids_and_gold(load("dev", lang))
+            pairs, scores = self._mine(model, tokenizer, hp, settings, src_id, src_text, trg_id, trg_text)
+            threshold, f1, _, _ = best_threshold(scores, pairs, gold)
+            self._prepared[lang] = {**settings, "threshold": threshold, "threshold_from": "dev",
+                                    "dev_f1": f1}
+        return self._prepared[lang]
+
+    # ------------------------------------------------------------------ evaluation
+
+    def evaluate(self, model: Any, tokenizer: Any, spec: TaskSpec, columns: dict[str, list], hp: Hparams,
+                 lang: str, settings: dict) -> tuple[list[str], dict[str, float]]:
+        """(predictions in the submission layout, metrics) for one split of one language."""
+        from harness.metrics import metric
+
+        if settings["method"] == "nearest":
+            predictions, gold = self._nearest(model, tokenizer, hp, settings, columns, spec.name)
+            return predictions, metric(spec.metric)(gold, predictions, lang)
+        if settings["threshold"] is None:
+            raise ValueError("retrieval: mining needs a threshold; call prepare() first")
+        from harness.retrieval.threshold import apply_threshold
+
+        src_id, src_text, trg_id, trg_text, gold = _ids_and_gold(columns)
+        pairs, scores = self._mine(model, tokenizer, hp, settings, src_id, src_text, trg_id, trg_text)
+        found = apply_threshold(scores, pairs, settings["threshold"])
+        return [f"{s}\t{t}" for s, t in found], metric(spec.metric)(gold, found, lang)
+
+    def _embed(self, model: Any, tokenizer: Any, hp: Hparams, settings: dict, texts: list[str]):
+        from harness.retrieval.embed import embed_sentences
+
+        return embed_sentences(model, tokenizer, texts, settings["layer"], settings["pooling"],
+                               settings["exclude_special"], hp.eval_batch_size, hp.max_seq_length)
+
+    def _nearest(self, model, tokenizer, hp, settings, columns, task: str) -> tuple[list[str], list[str]]:
+        from harness.retrieval.search import nearest_neighbour
+
+        if "gold_src" in columns:
+            raise UserError(f"task '{task}': method 'nearest' needs aligned rows (src_text, trg_text); "
+                            "these columns are sentence pools: use method 'mine'")
+        src, trg = columns["src_text"], columns["trg_text"]
+        queries, pool = (trg, src) if settings["direction"] == "en-xx" else (src, trg)
+        found = nearest_neighbour(self._embed(model, tokenizer, hp, settings, queries),
+                                  self._embed(model, tokenizer, hp, settings, pool))
+        return [str(int(i)) for i in found], [str(i) for i in range(len(queries))]
+
+    def _mine(self, model, tokenizer, hp, settings, src_id, src_text, trg_id, trg_text):
+        """Candidate (src_id, trg_id) pairs and margin scores before any threshold; cached per content."""
+        from harness.retrieval.mining import dedup_sentences, expand_pairs, mine_bitext
+
+        options = {k: settings[k] for k in ("layer", "pooling", "exclude_special", "k", "margin", "mode",
+                                            "duplicates")}
+        digest = hashlib.sha256(repr(sorted(options.items())).encode())
+        for part in (src_id, src_text, trg_id, trg_text):
+            for value in part:
+                digest.update(str(value).encode() + b"\0")
+            digest.update(b"\1")
+        key = digest.hexdigest()
+        if key not in self._candidates:
+            src, trg = dedup_sentences(src_id, src_text), dedup_sentences(trg_id, trg_text)
+            x = self._embed(model, tokenizer, hp, settings, src.texts)
+            y = self._embed(model, tokenizer, hp, settings, trg.texts)
+            mined = mine_bitext(x, y, k=settings["k"], margin=settings["margin"], mode=settings["mode"])
+            expanded = expand_pairs(*mined, src, trg, duplicates=settings["duplicates"])
+            self._candidates[key] = ([(s, t) for s, t, _ in expanded], [v for _, _, v in expanded])
+        return self._candidates[key]
