@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from harness import __version__
+from harness.cli.evaluate import evaluate_command
 from harness.cli.export import export_command
 from harness.cli.score import score_command
 from harness.errors import UserError
@@ -103,6 +104,7 @@ def fixtures_command(out: Path, no_model: bool) -> None:
 
 cli.add_command(score_command)
 cli.add_command(export_command)
+cli.add_command(evaluate_command)
 
 
 def main() -> None:
