@@ -52,12 +52,18 @@ def run_stage(stage: Stage, runs_dir: Path, data: DataSettings, trust_remote_cod
 
 
 def record_experiment(runs_dir: Path, plan_record: dict, allow_mixed: bool = False) -> None:
-    """Save the plan as runs/experiment.json; refuse a runs dir that holds another experiment."""
+    """Save the plan as runs/experiment.json; refuse a runs dir that holds another experiment.
+
+    `experiments_seen` lists every experiment recorded in this directory, so reports can refuse mixes too.
+    """
     path = runs_dir / EXPERIMENT_JSON
-    if path.exists() and not allow_mixed:
-        old = read_json(path).get("experiment", {}).get("name")
-        new = plan_record["experiment"]["name"]
-        if old != new:
+    new = plan_record["experiment"]["name"]
+    seen = [new]
+    if path.exists():
+        previous = read_json(path)
+        old = previous.get("experiment", {}).get("name")
+        if old != new and not allow_mixed:
             raise UserError(f"{runs_dir} holds experiment '{old}', not '{new}'; use another --output directory "
                             "or pass --allow-mixed")
-    write_json(path, plan_record)
+        seen = list(dict.fromkeys([*(previous.get("experiments_seen") or [old]), new]))
+    write_json(path, {**plan_record, "experiments_seen": seen})
