@@ -78,16 +78,13 @@ def run_command(experiment: Path, output: Path | None, dry_run: bool, allow_mixe
 @click.argument("runs_dir", type=click.Path(path_type=Path))
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("reports"), show_default=True)
 @click.option("--split", type=click.Choice(["test", "dev"]), default="test", show_default=True)
-def leaderboard_command(runs_dir: Path, out_dir: Path, split: str) -> None:
-    """Write leaderboard.md and leaderboard.json for a runs directory."""
-    from harness.report.leaderboard import build
-    from harness.report.markdown import render
-    from harness.store import write_json, write_text
+@click.option("--allow-mixed", is_flag=True, help="Accept a runs directory that holds several experiments.")
+def leaderboard_command(runs_dir: Path, out_dir: Path, split: str, allow_mixed: bool) -> None:
+    """Write leaderboard.md, leaderboard.json and heatmap.png for a runs directory."""
+    from harness.report.write import write_reports
 
-    board = build(runs_dir, split)
-    write_json(out_dir / "leaderboard.json", board)
-    write_text(out_dir / "leaderboard.md", render(board))
-    click.echo(f"wrote {out_dir / 'leaderboard.md'} and {out_dir / 'leaderboard.json'}")
+    for path in write_reports(runs_dir, out_dir, split, allow_mixed):
+        click.echo(f"wrote {path}")
 
 
 @cli.command("fixtures")

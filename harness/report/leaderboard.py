@@ -1,12 +1,15 @@
-"""Leaderboard data: read a runs directory, aggregate strictly, compare arms with the `none` arm.
+"""Leaderboard data (schema v2): read a runs directory, aggregate strictly, compare arms with baselines.
 
-Strict means: a cell is computed only when every planned stage behind it is done and every language
-has a score; otherwise it is null (JSON) / n/a (markdown). No average is taken over what happens to exist.
+Rows are the experiment's arms, a "best intermediate per target" row (each target's arm chosen on the
+dev split, as the paper did) and, kept apart in `references`, published numbers. Columns are the target
+tasks, the group and suite scores (strict XTREME rules) and an average over the experiment's targets.
+Every number is a mean over seeds with its std and n; deltas are taken against every baseline arm (the
+`none` arm and each arm run by a baseline plugin), with a noise flag (see harness.report.aggregate).
+Strict: a cell is null unless every planned stage behind it is done and every language has a score.
 """
 
 from __future__ import annotations
 
-import statistics
 from pathlib import Path
 from typing import Any
 
@@ -14,21 +17,23 @@ from harness import registry
 from harness.errors import UserError
 from harness.execute import EXPERIMENT_JSON
 from harness.experiment import NONE_ARM
+from harness.report.aggregate import NOISE_RULE, delta, over_seeds, row_aggregates
 from harness.store import METRICS_JSON, STAGE_JSON, is_done, read_json
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+BEST_ROW = "best intermediate per target"
 
 
-def _mean(values: list[float | None]) -> float | None:
-    if not values or any(v is None for v in values):
-        return None
-    return sum(values) / len(values)  # type: ignore[arg-type]
-
-
-def _std(values: list[float | None]) -> float | None:
-    if len(values) < 2 or any(v is None for v in values):
-        return None
-    return statistics.stdev(values)  # type: ignore[arg-type]
+def _record(runs_dir: Path, allow_mixed: bool) -> dict:
+    path = runs_dir / EXPERIMENT_JSON
+    if not path.exists():
+        raise UserError(f"{runs_dir} has no {EXPERIMENT_JSON}; point at the --output directory of `xstilts run`")
+    record = read_json(path)
+    seen = record.get("experiments_seen") or [record["experiment"]["name"]]
+    if len(seen) > 1 and not allow_mixed:
+        raise UserError(f"{runs_dir} holds stages of several experiments ({', '.join(seen)}); use one runs "
+                        "directory per experiment or pass --allow-mixed")
+    return record
 
 
 def _evaluations(runs_dir: Path, record: dict) -> list[dict]:
@@ -43,61 +48,110 @@ def _evaluations(runs_dir: Path, record: dict) -> list[dict]:
     return out
 
 
-def _cell(evals: list[dict], split: str, languages: list[str]) -> dict[str, Any]:
-    """One (arm, task) cell: score per seed, mean/std, and per-language metric means over seeds."""
-    seeds: dict[str, float | None] = {}
-    per_lang: dict[str, dict[str, list[float]]] = {}
-    complete = True
-    for e in sorted(evals, key=lambda e: e["seed"]):
-        split_metrics = (e["metrics"] or {}).get("splits", {}).get(split)
-        seeds[str(e["seed"])] = split_metrics["score"] if split_metrics else None
-        for lang in languages:
-            m = (split_metrics or {}).get("languages", {}).get(lang)
-            if m is None:
-                complete = False
-                continue
-            for name, value in m.items():
-                per_lang.setdefault(lang, {}).setdefault(name, []).append(value)
-    values = list(seeds.values())
-    n = len(values)
-    languages_out = {
-        lang: ({name: (sum(v) / len(v) if complete and len(v) == n else None) for name, v in ms.items()}
-               if lang in per_lang else None)
-        for lang, ms in ((lang, per_lang.get(lang, {})) for lang in languages)
+def _split(e: dict, split: str) -> dict | None:
+    return ((e["metrics"] or {}).get("splits") or {}).get(split)
+
+
+def cell(evals: list[dict], split: str, languages: list[str], seeds: list[str]) -> dict[str, Any]:
+    """One (arm, task) cell: the task score over seeds, the dev score over seeds, per-language means."""
+    by_seed = {str(e["seed"]): e for e in evals}
+    scores = {s: (_split(by_seed[s], split) or {}).get("score") if s in by_seed else None for s in seeds}
+    dev = {s: (_split(by_seed[s], "dev") or {}).get("score") if s in by_seed else None for s in seeds}
+    per_lang: dict[str, dict[str, float] | None] = {}
+    for lang in languages:
+        found = [((_split(by_seed[s], split) or {}).get("languages") or {}).get(lang) if s in by_seed else None
+                 for s in seeds]
+        if any(m is None for m in found):
+            per_lang[lang] = None
+            continue
+        names = set.intersection(*(set(m) for m in found))  # type: ignore[arg-type]
+        per_lang[lang] = {n: sum(m[n] for m in found) / len(found) for n in sorted(names)}  # type: ignore[index]
+    return {**over_seeds(scores), "dev": over_seeds(dev), "languages": per_lang}
+
+
+def _role(arm: dict) -> str:
+    if arm["name"] == NONE_ARM:
+        return "none"
+    return "baseline" if arm.get("baseline") else "intermediate"
+
+
+def _row(name: str, role: str, cells: dict[str, dict], seeds: list[str], tasks: list[str], suites: list,
+         extra: dict | None = None) -> dict[str, Any]:
+    per_seed = {s: {t: cells[t]["seeds"].get(s) for t in tasks} for s in seeds}
+    return {"arm": name, "role": role, **(extra or {}), "tasks": cells,
+            **row_aggregates(per_seed, tasks, suites)}
+
+
+def _deltas(row: dict, base: dict, tasks: list[str]) -> dict[str, Any]:
+    return {
+        "tasks": {t: delta(row["tasks"][t], base["tasks"][t]) for t in tasks},
+        "average": delta(row["average"], base["average"]),
+        "suites": {
+            name: {"score": delta(s["score"], base["suites"][name]["score"]),
+                   "groups": {g: delta(v, base["suites"][name]["groups"][g]) for g, v in s["groups"].items()}}
+            for name, s in row["suites"].items()
+        },
     }
-    return {"score": _mean(values), "std": _std(values), "n_seeds": sum(v is not None for v in values),
-            "seeds": seeds, "languages": languages_out}
 
 
-def build(runs_dir: Path, split: str = "test") -> dict[str, Any]:
-    """The leaderboard of a runs directory as a JSON-ready dict."""
-    path = runs_dir / EXPERIMENT_JSON
-    if not path.exists():
-        raise UserError(f"{runs_dir} has no {EXPERIMENT_JSON}; point at the --output directory of `xstilts run`")
-    record = read_json(path)
+def _best_row(rows: list[dict], tasks: list[str], seeds: list[str], suites: list) -> dict | None:
+    """For each target, the intermediate arm with the best dev score (ties: the first arm)."""
+    candidates = [r for r in rows if r["role"] == "intermediate"]
+    if not candidates:
+        return None
+    selected: dict[str, str | None] = {}
+    cells = {}
+    for t in tasks:
+        scored = [r for r in candidates if r["tasks"][t]["dev"]["score"] is not None]
+        best = max(scored, key=lambda r: r["tasks"][t]["dev"]["score"]) if len(scored) == len(candidates) else None
+        selected[t] = best["arm"] if best else None
+        cells[t] = best["tasks"][t] if best else cell([], "test", [], seeds)
+    return _row(BEST_ROW, "selected", cells, seeds, tasks, suites,
+                {"selection": "dev", "label": f"{BEST_ROW} (selected on dev)", "selected": selected})
+
+
+def build(runs_dir: Path, split: str = "test", allow_mixed: bool = False,
+          references: list | None = None) -> dict[str, Any]:
+    """The leaderboard of a runs directory as a JSON-ready dict (see leaderboard.schema.json)."""
+    from harness.report.references import load_references, reference_rows
+
+    record = _record(runs_dir, allow_mixed)
     exp = record["experiment"]
     evals = _evaluations(runs_dir, record)
-    arms = [a["name"] for a in exp["arms"]]
     tasks = list(dict.fromkeys(t["task"] for t in exp["targets"]))
     langs = {t: list(next(e["languages"] for e in evals if e["task"] == t)) for t in tasks}
+    seeds = [str(s) for s in exp["seeds"]]
+    suites = [registry.get("suite", n) for n in registry.names("suite")
+              if any(t in registry.get("suite", n).tasks for t in tasks)]
     rows = []
-    for arm in arms:
-        cells = {t: _cell([e for e in evals if e["arm"] == arm and e["task"] == t], split, langs[t]) for t in tasks}
-        rows.append({"arm": arm, "tasks": cells, "average": _mean([c["score"] for c in cells.values()])})
-    base = next((r for r in rows if r["arm"] == NONE_ARM), None)
-    for row in rows:
-        row["delta_vs_none"] = _deltas(row, base, tasks) if base else None
-        row["suites"] = _suites(row, tasks)
-    done = sum(1 for e in evals if e["metrics"] is not None)
+    for arm in exp["arms"]:
+        cells = {t: cell([e for e in evals if e["arm"] == arm["name"] and e["task"] == t], split, langs[t], seeds)
+                 for t in tasks}
+        rows.append(_row(arm["name"], _role(arm), cells, seeds, tasks, suites,
+                         {"baseline": arm.get("baseline"), "intermediate_tasks": list(arm.get("tasks", []))}))
+    best = _best_row(rows, tasks, seeds, suites)
+    baselines = [r["arm"] for r in rows if r["role"] in ("none", "baseline")]
+    by_name = {r["arm"]: r for r in rows}
+    for row in rows + ([best] if best else []):
+        row["deltas"] = {b: _deltas(row, by_name[b], tasks) for b in baselines if b != row["arm"]}
+    refs = load_references() if references is None else references
     return {
         "schema_version": SCHEMA_VERSION,
         "experiment": {"name": exp["name"], "model": exp["model"], "seeds": exp["seeds"],
-                       "description": exp.get("description", "")},
+                       "description": exp.get("description", ""),
+                       "experiments_seen": record.get("experiments_seen") or [exp["name"]]},
         "split": split,
         "tasks": {t: {"languages": langs[t], **_task_info(t)} for t in tasks},
+        "suites": {s.name: {"tasks": list(s.tasks), "groups": {g: list(v) for g, v in s.groups.items()},
+                            "overall": s.overall} for s in suites},
+        "baselines": baselines,
+        "noise": NOISE_RULE,
         "arms": rows,
-        "progress": {"evaluations_done": done, "evaluations_planned": len(evals)},
-        "environment": _environment(runs_dir, evals),
+        "best_per_target": best,
+        "references": reference_rows(refs, tasks),
+        "progress": {"evaluations_done": sum(e["metrics"] is not None for e in evals),
+                     "evaluations_planned": len(evals)},
+        "environment": _environment(runs_dir, record),
     }
 
 
@@ -106,37 +160,16 @@ def _task_info(name: str) -> dict[str, Any]:
     return {"metric": spec.metric, "score": "+".join(spec.score_metrics), "kind": spec.kind}
 
 
-def _deltas(row: dict, base: dict, tasks: list[str]) -> dict[str, float | None]:
-    out = {}
-    for t in tasks + ["average"]:
-        a = row["average"] if t == "average" else row["tasks"][t]["score"]
-        b = base["average"] if t == "average" else base["tasks"][t]["score"]
-        out[t] = None if a is None or b is None else a - b
-    return out
-
-
-def _suites(row: dict, tasks: list[str]) -> dict[str, Any]:
-    from harness.scoring import aggregate_suite
-
-    out = {}
-    for name in registry.names("suite"):
-        suite = registry.get("suite", name)
-        if any(t in suite.tasks for t in tasks):
-            scores = {t: row["tasks"][t]["score"] for t in tasks if t in suite.tasks}
-            out[name] = aggregate_suite(suite, scores)
-    return out
-
-
-def _environment(runs_dir: Path, evals: list[dict]) -> dict[str, Any]:
-    """Environment and data revisions recorded by the finished stages."""
+def _environment(runs_dir: Path, record: dict) -> dict[str, Any]:
+    """Runtime environment and data revisions recorded by every finished stage of the plan."""
     env, revisions = None, {}
-    for e in evals:
-        stage_json = runs_dir / e["key"] / STAGE_JSON
-        if e["metrics"] is None or not stage_json.exists():
+    for stage in record["stages"]:
+        stage_json = runs_dir / stage["key"] / STAGE_JSON
+        if not is_done(runs_dir / stage["key"]) or not stage_json.exists():
             continue
-        record = read_json(stage_json)
-        env = env or record.get("environment")
-        for d in record.get("data", []):
+        data = read_json(stage_json)
+        env = env or data.get("environment")
+        for d in data.get("data", []):
             if d.get("source") == "hf":
                 revisions[f"{d['repo']}:{d['config']}"] = d["revision"]
     return {"runtime": env, "data_revisions": dict(sorted(revisions.items()))}
