@@ -49,6 +49,8 @@ class SamplerConfig(_Strict):
     temperature: float = 1.0
     cap: int | None = None
     """Examples per task for "capped" (and the size cap inside proportional/temperature if set)."""
+    weights: dict[str, float] = Field(default_factory=dict)
+    """Optional per-task multipliers of the sampling rule's value, e.g. {squad: 0.5}."""
 
     @field_validator("temperature")
     @classmethod
@@ -172,6 +174,10 @@ def check_semantics(config: ExperimentConfig, where: str) -> None:
         seen.add(arm.name)
         if arm.name == NONE_ARM and (arm.tasks or arm.baseline):
             raise UserError(f"{loc}: the arm 'none' means no intermediate training; rename this arm")
+        for name in arm.sampler.weights:
+            if name not in arm.tasks:
+                raise UserError(f"{loc}.sampler.weights: task '{name}' is not one of this arm's tasks "
+                                f"{arm.tasks}{did_you_mean(name, arm.tasks)}")
         for j, name in enumerate(arm.tasks):
             spec = _task(name, f"{loc}.tasks[{j}]")
             if spec.train is None:
