@@ -82,6 +82,14 @@ def check_settings(settings: dict[str, Any], where: str) -> None:
     parse_settings(settings, where)
 
 
+def estimate_rows(settings: dict[str, Any], phase: str) -> int | None:
+    """Corpus rows added to a phase (for GPU-hour estimates); None when only the data knows."""
+    if phase != "intermediate":
+        return 0
+    s = parse_settings(settings)
+    return s.max_sentences * len(s.languages) if s.max_sentences else None
+
+
 def _read_lines(path: Path) -> list[str]:
     if not path.is_file():
         raise UserError(f"mlm corpus file not found: {path}; fix settings.dir or settings.files of the arm")

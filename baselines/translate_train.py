@@ -87,6 +87,14 @@ def check_settings(settings: dict[str, Any], where: str) -> None:
             raise UserError(f"{where}.tasks: {exc}") from None
 
 
+def estimate_rows(settings: dict[str, Any], phase: str) -> int | None:
+    """Translated rows added to a phase: known only as a cap (max_examples per language and task)."""
+    s = parse_settings(settings)
+    if s.max_examples is None:
+        return None
+    return sum(s.max_examples * len(t.languages or s.languages or []) for t in s.tasks.values()) or None
+
+
 def target_train_columns(ctx: Any, spec: Any, columns: dict[str, list]) -> dict[str, list]:
     """Hook for harness.stages (target phase)."""
     return _translated(ctx, spec, columns)

@@ -30,6 +30,27 @@ def print_plan(stages, runs_dir: Path) -> None:
         table.add_row(str(i), s.key, s.kind, s.meta.get("arm", ""), task, str(s.meta.get("seed", "")),
                       s.upstream or "-", status)
     Console().print(table)
+    print_estimate(stages)
+
+
+def print_estimate(stages) -> None:
+    """GPU-hours per stage kind (assumptions: harness/estimate.py and harness/estimate.yaml)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from harness.estimate import estimate
+
+    rows = estimate(stages)
+    table = Table(title="estimated GPU-hours: examples x epochs / throughput per model size (harness/estimate.yaml)")
+    for col in ("stage kind", "stages", "GPU-hours", "note"):
+        table.add_column(col)
+    for kind, row in rows.items():
+        note = "" if row["complete"] else "lower bound: some row counts unknown"
+        table.add_row(kind, str(row["stages"]), f"{row['gpu_hours']:.1f}", note)
+    total = sum(r["gpu_hours"] for r in rows.values())
+    table.add_row("total", str(len(stages)), f"{total:.1f}", "" if all(r["complete"] for r in rows.values()) else
+                  "lower bound")
+    Console().print(table)
 
 
 def run_experiment(experiment: Path, output: Path | None, dry_run: bool, allow_mixed: bool) -> dict:
