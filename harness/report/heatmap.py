@@ -30,7 +30,7 @@ def draw(board: dict[str, Any], path: Path, base: str = NONE_ARM) -> Path | None
     values = np.array([[np.nan if v is None else v for v in row] for row in matrix], dtype=float)
     finite = values[np.isfinite(values)]
     bound = max(1.0, float(np.abs(finite).max())) if finite.size else 1.0
-    fig, ax = plt.subplots(figsize=(1.2 + 0.9 * len(tasks), 1.0 + 0.5 * len(arms)), dpi=120)
+    fig, ax = plt.subplots(figsize=(max(6.0, 2.0 + 0.9 * len(tasks)), 1.6 + 0.5 * len(arms)), dpi=120)
     cmap = matplotlib.colormaps["RdBu"].copy()
     cmap.set_bad("#dddddd")
     image = ax.imshow(np.ma.masked_invalid(values), cmap=cmap, vmin=-bound, vmax=bound, aspect="auto")
@@ -41,7 +41,8 @@ def draw(board: dict[str, Any], path: Path, base: str = NONE_ARM) -> Path | None
             text = "n/a" if np.isnan(values[i, j]) else f"{values[i, j]:+.1f}"
             ax.text(j, i, text, ha="center", va="center", fontsize=8)
     fig.colorbar(image, ax=ax, label=f"Δ vs {base} (points)")
-    ax.set_title(f"{board['experiment']['name']}: intermediate x target, Δ vs {base} ({board['split']})")
+    ax.set_title(f"{board['experiment']['name']}: intermediate x target, Δ vs {base} ({board['split']})",
+                 fontsize=9)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path)
