@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import random
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -239,6 +240,7 @@ def train(
         scheduler.load_state_dict(saved["scheduler"])
         loop, best_state = LoopState(**saved["loop"]), saved["best_state"]
         set_rng_state(saved["rng"])
+        print(f"resuming from {checkpoint.path} at step {loop.steps} of {total_steps}", file=sys.stderr)
     unwrap = accelerator.unwrap_model
 
     def save() -> None:

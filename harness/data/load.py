@@ -23,6 +23,8 @@ from harness.spec import HFSource, LocalSource, Source, TaskSpec, parts
 log = logging.getLogger(__name__)
 Columns = dict[str, list]
 SHA_RE = re.compile(r"^[0-9a-f]{40}$")
+LABEL_FIELDS = frozenset({"label", "tags"})
+"""Canonical fields whose integers are label ids even without a ClassLabel type."""
 
 
 def load_split(task: TaskSpec, split: str, lang: str, settings: DataSettings) -> tuple[Columns, dict]:
@@ -178,7 +180,7 @@ def _canonical(table: Any, source: HFSource, lang: str, task_name: str) -> Colum
     columns: Columns = {}
     for name, spec in source.fields.items():
         names = (spec,) if isinstance(spec, str) else spec
-        gathered = [_column(raw, table, c, source, keep) for c in names]
+        gathered = [_column(raw, table, c, source, keep, name in LABEL_FIELDS) for c in names]
         columns[name] = gathered[0] if isinstance(spec, str) else list(map(list, zip(*gathered, strict=True)))
     if source.transform:
         module, attr = source.transform.split(":")
@@ -191,9 +193,12 @@ def _canonical(table: Any, source: HFSource, lang: str, task_name: str) -> Colum
     return columns
 
 
-def _column(raw: Columns, table: Any, column: str, source: HFSource, keep: list[bool] | None) -> list:
+def _column(raw: Columns, table: Any, column: str, source: HFSource, keep: list[bool] | None,
+            is_label: bool) -> list:
+    """One source column; ClassLabel ids (or the integer labels of a label field) become label names."""
     values = raw[column] if keep is None else [v for v, k in zip(raw[column], keep, strict=True) if k]
-    names = list(source.label_names) or _label_names(table.features[column])
+    class_names = _label_names(table.features[column])
+    names = list(source.label_names) if source.label_names and (class_names or is_label) else class_names
     return [_to_names(v, names) for v in values] if names else values
 
 
