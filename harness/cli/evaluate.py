@@ -29,9 +29,13 @@ def _data_settings(spec: Any, data_dir: Path | None, snapshot_root: Path | None)
     from harness.data.settings import DataSettings
     from harness.spec import LocalSource, parts
 
+    local = [s for split in ("dev", "test") for s in parts(spec.source(split)) if isinstance(s, LocalSource)]
     if data_dir is None:
+        if local:
+            raise UserError(f"task '{spec.name}' reads local files ({local[0].layout or local[0].reader}): "
+                            "pass --data-dir")
         return DataSettings(snapshot_root=str(snapshot_root) if snapshot_root else None)
-    if not any(isinstance(s, LocalSource) for split in ("dev", "test") for s in parts(spec.source(split))):
+    if not local:
         others = [n for n in _local_alternatives(spec) if n != spec.name]
         hint = f"; for raw files use task {' or '.join(others)}" if others else ""
         raise UserError(f"--data-dir: task '{spec.name}' reads no local files{hint}")

@@ -88,12 +88,13 @@ class RetrievalKind(Kind):
             raise UserError(f"task '{spec.name}' setting layer: {s['layer']!r} is out of range for {family}; "
                             f"use 0 (embeddings) to {n_layers}")
         s["model_family"] = family
-        return s
+        unused = ("direction",) if s["method"] == "mine" else ("k", "margin", "mode", "duplicates", "threshold")
+        return {key: value for key, value in s.items() if key not in unused}
 
     def prepare(self, model: Any, tokenizer: Any, spec: TaskSpec, hp: Hparams, lang: str, settings: dict,
                 load: Callable[[str, str], dict[str, list]]) -> dict:
         """Settings for `lang`: with mining and no fixed threshold, the threshold tuned on dev gold."""
-        if settings["method"] != "mine" or settings["threshold"] is not None:
+        if settings["method"] != "mine" or settings.get("threshold") is not None:
             return settings
         if lang not in self._prepared:
             if spec.dev is None:
@@ -118,7 +119,7 @@ class RetrievalKind(Kind):
         if settings["method"] == "nearest":
             predictions, gold = self._nearest(model, tokenizer, hp, settings, columns, spec.name)
             return predictions, metric(spec.metric)(gold, predictions, lang)
-        if settings["threshold"] is None:
+        if settings.get("threshold") is None:
             raise ValueError("retrieval: mining needs a threshold; call prepare() first")
         from harness.retrieval.threshold import apply_threshold
 
