@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 
 import pytest
-
 from conftest import TINY_HPARAMS, write_experiment
 
 ROOT = Path(__file__).resolve().parent.parent
