@@ -252,4 +252,10 @@ def test_retrieval_targets_have_no_target_stage_and_reach_the_leaderboard(offlin
     board = build(tmp_path / "runs", "test")
     none_row = next(r for r in board["arms"] if r["arm"] == "none")
     assert none_row["tasks"]["tatoeba"]["score"] > 30  # chance is ~4 with 24 candidates
-    assert (tmp_path / "runs" / none_eval.key / "predictions" / "test-zh.tsv").exists()
+    from harness.scoring import score_language  # the pure scorer agrees with the pipeline
+
+    pred = tmp_path / "runs" / none_eval.key / "predictions" / "test-zh.tsv"
+    gold = tmp_path / "gold-zh.tsv"
+    gold.write_text("".join(f"{i}\n" for i in range(24)))
+    spec = registry.task("tatoeba")
+    assert score_language(spec, pred, gold, "zh") == metrics["splits"]["test"]["languages"]["zh"]
