@@ -101,7 +101,7 @@ def test_leaderboard_is_strict(finished_run, tmp_path, xstilts):
     assert board["schema_version"] >= 1
     rows = {r["arm"]: r for r in board["arms"]}
     assert rows["none"]["tasks"]["xnli"]["score"] is not None
-    delta = rows["mnli"]["delta_vs_none"]["xnli"]
+    delta = rows["mnli"]["deltas"]["none"]["tasks"]["xnli"]["delta"]
     assert delta == pytest.approx(rows["mnli"]["tasks"]["xnli"]["score"] - rows["none"]["tasks"]["xnli"]["score"])
     md = (tmp_path / "leaderboard.md").read_text()
     assert "| mnli |" in md and "xnli" in md
@@ -117,8 +117,8 @@ def test_leaderboard_is_strict(finished_run, tmp_path, xstilts):
     assert code == 0, err
     board = json.loads((tmp_path / "b" / "leaderboard.json").read_text())
     mnli = next(r for r in board["arms"] if r["arm"] == "mnli")
-    assert mnli["tasks"]["xnli"]["score"] is None and mnli["average"] is None
-    assert mnli["delta_vs_none"]["xnli"] is None
+    assert mnli["tasks"]["xnli"]["score"] is None and mnli["average"]["score"] is None
+    assert mnli["deltas"]["none"]["tasks"]["xnli"]["delta"] is None
     assert "n/a" in (tmp_path / "b" / "leaderboard.md").read_text()
 
 
