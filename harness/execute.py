@@ -42,6 +42,7 @@ def run_stage(stage: Stage, runs_dir: Path, data: DataSettings, trust_remote_cod
         write_json(stage_dir / STAGE_JSON, record)
         provenance: list = []
         ctx = StageContext(stage, stage_dir, runs_dir, data, trust_remote_code, progress, provenance)
+        seed_everything(int(stage.config.get("seed") or 0))  # head init and everything else: per-stage seed
         metrics = RUNNERS[stage.kind](ctx)
         write_json(stage_dir / METRICS_JSON, metrics)
         record.update({"finished_at": time.time(), "seconds": round(time.time() - started, 3), "data": provenance})
@@ -49,6 +50,13 @@ def run_stage(stage: Stage, runs_dir: Path, data: DataSettings, trust_remote_cod
         mark_done(stage_dir)
         shutil.rmtree(stage_dir / CHECKPOINT_DIR, ignore_errors=True)  # the final model stays
     return True
+
+
+def seed_everything(seed: int) -> None:
+    """Seed python, numpy and torch (CPU and CUDA), so a stage is a function of its config."""
+    from accelerate.utils import set_seed
+
+    set_seed(seed)
 
 
 def record_experiment(runs_dir: Path, plan_record: dict, allow_mixed: bool = False) -> None:

@@ -1,0 +1,125 @@
+"""The training loop: sampler proportions, checkpoint identity, and kill -9 then resume == uninterrupted."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from conftest import write_experiment
+
+from harness.errors import UserError
+from harness.hparams import Hparams
+from harness.kinds import get_kind
+from harness.train import TrainTask, sampling_weights, schedule
+
+SIZES = {"big": 1000, "mid": 100, "small": 10}
+DRAWS = 20000
+TOLERANCE = 0.015
+"""Absolute tolerance on each task's share of 20,000 draws: the binomial std is at most 0.0036, so this is
+more than 4 standard deviations (and the seed is fixed, so the test is deterministic)."""
+
+
+def _tasks() -> list[TrainTask]:
+    kind = get_kind("classification")
+    return [TrainTask(name, kind, [{"input_ids": [0] * (3 + i % 7)} for i in range(n)]) for name, n in SIZES.items()]
+
+
+@pytest.mark.parametrize("sampler,expected", [
+    ({"name": "proportional"}, {"big": 1000 / 1110, "mid": 100 / 1110, "small": 10 / 1110}),
+    ({"name": "temperature", "temperature": 2.0},
+     {t: n ** 0.5 / (1000 ** 0.5 + 100 ** 0.5 + 10 ** 0.5) for t, n in SIZES.items()}),
+    ({"name": "uniform"}, {t: 1 / 3 for t in SIZES}),
+    ({"name": "capped", "cap": 100}, {"big": 100 / 210, "mid": 100 / 210, "small": 10 / 210}),
+    ({"name": "proportional", "weights": {"big": 0.1}}, {"big": 100 / 210, "mid": 100 / 210, "small": 10 / 210}),
+])
+def test_sampler_proportions(sampler, expected):
+    assert sampling_weights(SIZES, sampler) == pytest.approx(expected)
+    plan, steps = schedule(_tasks(), Hparams(batch_size=1, max_steps=DRAWS), sampler, seed=3)
+    assert steps == DRAWS == len(plan)
+    counts = Counter(task for task, _ in plan)
+    for task, share in expected.items():
+        assert abs(counts[task] / DRAWS - share) < TOLERANCE, (task, counts[task] / DRAWS, share)
+
+
+def test_capped_task_still_sees_all_its_examples():
+    plan, _ = schedule(_tasks(), Hparams(batch_size=1, max_steps=5000), {"name": "capped", "cap": 100}, seed=0)
+    seen = {i for task, idx in plan if task == "big" for i in idx}
+    assert len(seen) == 1000
+
+
+def test_schedule_is_a_function_of_the_seed_and_batches_are_length_grouped():
+    hp = Hparams(batch_size=8, max_steps=50)
+    a, _ = schedule(_tasks(), hp, {"name": "uniform"}, seed=1)
+    assert a == schedule(_tasks(), hp, {"name": "uniform"}, seed=1)[0]
+    assert a != schedule(_tasks(), hp, {"name": "uniform"}, seed=2)[0]
+    tasks = {t.name: t for t in _tasks()}
+    spreads = [max(len(tasks[t].features[i]["input_ids"]) for i in idx) -
+               min(len(tasks[t].features[i]["input_ids"]) for i in idx) for t, idx in a if t == "big"]
+    assert sum(spreads) / len(spreads) < 1.0  # lengths 3..9: random batches of 8 would spread ~5
+
+
+def test_checkpoint_of_another_config_is_refused(tmp_path):
+    from harness.checkpoint import Checkpointer
+
+    Checkpointer(tmp_path, "intermediate-a-1", "cfg1").save({"plan_length": 4})
+    assert Checkpointer(tmp_path, "intermediate-a-1", "cfg1").load({"plan_length": 4})["plan_length"] == 4
+    with pytest.raises(UserError, match="belongs to stage intermediate-a-1 with config cfg1"):
+        Checkpointer(tmp_path, "intermediate-a-1", "cfg2").load({})
+    with pytest.raises(UserError, match="belongs to"):
+        Checkpointer(tmp_path, "intermediate-b-1", "cfg1").load({})
+    with pytest.raises(UserError, match="plan_length"):
+        Checkpointer(tmp_path, "intermediate-a-1", "cfg1").load({"plan_length": 5})
+
+
+RESUME_BODY = """name: resume
+seeds: [1]
+arms: [mnli]
+targets:
+  - {task: xnli, languages: [en]}
+splits: [dev]
+hparams: {lr: 1.0e-3, batch_size: 16, max_seq_length: 40, eval_examples: 24, eval_every: 8, save_every: 2}
+task_hparams:
+  mnli: {max_steps: 30}
+  xnli: {max_steps: 1, max_train_examples: 32}
+"""
+
+
+def _run(exp: Path, out: Path) -> subprocess.Popen:
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    return subprocess.Popen([sys.executable, "-c", "from harness.cli.main import main; main()", "run", str(exp),
+                             "-o", str(out)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _metrics(runs: Path) -> dict[str, dict]:
+    return {p.parent.name: json.loads(p.read_text()) for p in sorted(runs.glob("*/metrics.json"))}
+
+
+@pytest.mark.slow
+def test_killed_run_resumes_to_the_same_metrics(offline_world, tmp_path):
+    exp = write_experiment(tmp_path / "exp.yaml", offline_world, RESUME_BODY)
+    whole = _run(exp, tmp_path / "whole")
+    killed = _run(exp, tmp_path / "killed")
+    deadline = time.time() + 120
+    while not list((tmp_path / "killed").glob("intermediate-*/checkpoint/state.pt")):
+        assert killed.poll() is None and time.time() < deadline, "no checkpoint appeared before the run ended"
+        time.sleep(0.05)
+    killed.send_signal(signal.SIGKILL)
+    killed.wait()
+    (inter,) = (tmp_path / "killed").glob("intermediate-*")
+    assert not (inter / "done").exists() and not (inter / "metrics.json").exists()
+    resumed = _run(exp, tmp_path / "killed")
+    _, err = resumed.communicate(timeout=300)
+    assert resumed.returncode == 0, err
+    assert "resuming from" in err
+    assert whole.wait(timeout=300) == 0
+    assert _metrics(tmp_path / "killed") == _metrics(tmp_path / "whole")
+    assert len(_metrics(tmp_path / "whole")) == 3
+    assert not list((tmp_path / "killed").glob("*/checkpoint"))  # removed once each stage is done
+    assert (inter / "encoder" / "model.safetensors").exists()
