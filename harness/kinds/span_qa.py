@@ -1,11 +1,11 @@
 """Extractive span QA (SQuAD, XQuAD, MLQA, TyDiQA-GoldP): start/end logits over the context tokens.
 
-Long contexts become several windows (`doc_stride` tokens of overlap as in HF's run_qa, capped at
-half of the room a window has for context). A window
-that does not contain the answer, and an unanswerable SQuAD v2 question, point start and end at the
-first (CLS) token. Decoding takes the `n_best` start and end candidates of every window, keeps spans of
-at most `max_answer_length` tokens inside the context, and maps the best one over all windows back to
-the original context text through the tokenizer's character offsets.
+Long contexts become several windows (`doc_stride` tokens of overlap as in HF's run_qa, capped at half
+of the room a window has for context). A window that does not contain the answer, and an unanswerable
+SQuAD v2 question, point start and end at the first (CLS) token. Decoding takes the `n_best` start and
+end candidates of every window, keeps spans of at most `max_answer_length` tokens inside the context,
+and maps the best one over all windows back to the original context text through the tokenizer's
+character offsets.
 
 Settings (task.settings, overridable per experiment): max_answer_length (30), n_best (20),
 max_query_length (64 tokens), version_2_with_negative (False), null_score_diff_threshold (0.0).
