@@ -89,19 +89,25 @@ def build_tiny_model(
     heads: int = 4,
     seed: int = 0,
 ) -> Path:
-    """Train a Unigram tokenizer on `corpus` and save a tiny random XLM-R (with its MLM head) to out_dir."""
+    """Train a subword tokenizer on `corpus` and save a tiny random XLM-R (with its MLM head) to out_dir.
+
+    The tokenizer is SentencePiece-style (metaspace word boundaries) BPE: frequent words become one piece,
+    rare ones split into several, so first-sub-word logic is exercised while labels stay learnable.
+    """
     import torch
-    from tokenizers import SentencePieceUnigramTokenizer, processors
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
     from transformers import PreTrainedTokenizerFast, XLMRobertaConfig, XLMRobertaForMaskedLM
 
     specials = ["<s>", "<pad>", "</s>", "<unk>", "<mask>"]
-    tok = SentencePieceUnigramTokenizer()
-    tok.train_from_iterator(list(corpus), vocab_size=vocab_size, special_tokens=specials, unk_token="<unk>")
+    tok = Tokenizer(models.BPE(unk_token="<unk>"))
+    tok.pre_tokenizer = pre_tokenizers.Metaspace()
+    tok.decoder = decoders.Metaspace()
+    tok.train_from_iterator(list(corpus), trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=specials))
     tok.post_processor = processors.TemplateProcessing(
         single="<s> $A </s>", pair="<s> $A </s> </s> $B </s>", special_tokens=[("<s>", 0), ("</s>", 2)]
     )
     tokenizer = PreTrainedTokenizerFast(
-        tokenizer_object=tok._tokenizer if hasattr(tok, "_tokenizer") else tok,
+        tokenizer_object=tok,
         bos_token="<s>", eos_token="</s>", unk_token="<unk>", pad_token="<pad>", mask_token="<mask>",
         cls_token="<s>", sep_token="</s>", model_max_length=512,
     )

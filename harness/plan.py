@@ -4,7 +4,8 @@ intermediate(model, arm, seed) -> target(intermediate, task, seed) -> evaluate(t
 A target whose kind trains no head (retrieval) is evaluated on the intermediate encoder directly.
 The `none` arm has no intermediate stage: its targets start from the pretrained model.
 A stage's key hashes its resolved config, its upstream key and the harness version, so a stage is
-shared by every experiment (and arm name) that asks for the same computation.
+shared by every experiment and every arm that asks for the same computation (e.g. Tatoeba on the
+pretrained model serves both `none` and a translate-train arm). Names in a key are content, never arm names.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from harness import __version__, registry
@@ -33,7 +34,9 @@ class Stage:
     """Resolved, JSON-ready configuration (hashed into the key)."""
     upstream: str | None = None
     meta: dict[str, Any] = field(default_factory=dict)
-    """Arm name, task, seed, languages: used by reports, not part of the key."""
+    """Arm name, task, seed, languages of the first use: used by reports, not part of the key."""
+    uses: tuple[dict[str, Any], ...] = ()
+    """The meta of every (arm, seed) that needs this stage: one computation can serve several arms."""
 
 
 def stage_key(kind: str, label: str, config: dict, upstream: str | None) -> str:
@@ -85,8 +88,10 @@ def intermediate_stage(config: ExperimentConfig, arm: ArmConfig, seed: int) -> S
         "hparams": run_hp.to_dict(),
         "seed": seed,
     }
-    key = stage_key("intermediate", f"{arm.name}-s{seed}", cfg, None)
-    return Stage("intermediate", key, cfg, None, {"arm": arm.name, "seed": seed, "tasks": list(arm.tasks)})
+    label = "+".join(list(arm.tasks) + ([arm.baseline] if arm.baseline else []))
+    key = stage_key("intermediate", f"{label}-s{seed}", cfg, None)
+    meta = {"arm": arm.name, "seed": seed, "tasks": list(arm.tasks)}
+    return Stage("intermediate", key, cfg, None, meta, (meta,))
 
 
 def target_stages(config: ExperimentConfig, arm: ArmConfig, target: TargetConfig, seed: int,
@@ -110,8 +115,8 @@ def target_stages(config: ExperimentConfig, arm: ArmConfig, target: TargetConfig
             "baseline": arm.baseline,
             "baseline_settings": arm.settings if arm.baseline else {},
         }
-        key = stage_key("target", f"{spec.name}-{arm.name}-s{seed}", cfg, up_key)
-        train = Stage("target", key, cfg, up_key, meta)
+        key = stage_key("target", f"{spec.name}-s{seed}", cfg, up_key)
+        train = Stage("target", key, cfg, up_key, meta, (meta,))
         stages.append(train)
         up_key = train.key
     eval_cfg = {
@@ -122,8 +127,9 @@ def target_stages(config: ExperimentConfig, arm: ArmConfig, target: TargetConfig
         "settings": _settings(spec.name, config),
         "hparams": {k: hp.to_dict()[k] for k in ("eval_batch_size", "max_seq_length", "doc_stride")},
     }
-    evaluate = Stage("evaluate", stage_key("evaluate", f"{spec.name}-{arm.name}-s{seed}", eval_cfg, up_key),
-                     eval_cfg, up_key, {**meta, "languages": languages})
+    eval_meta = {**meta, "languages": languages}
+    evaluate = Stage("evaluate", stage_key("evaluate", f"{spec.name}-s{seed}", eval_cfg, up_key),
+                     eval_cfg, up_key, eval_meta, (eval_meta,))
     stages.append(evaluate)
     return stages
 
@@ -131,14 +137,19 @@ def target_stages(config: ExperimentConfig, arm: ArmConfig, target: TargetConfig
 def plan(config: ExperimentConfig) -> list[Stage]:
     """Every stage of the experiment, upstream before downstream, each once."""
     stages: dict[str, Stage] = {}
+
+    def add(stage: Stage) -> None:
+        known = stages.get(stage.key)
+        stages[stage.key] = stage if known is None else replace(known, uses=known.uses + stage.uses)
+
     for seed in config.seeds:
         for arm in config.arms:
             inter = intermediate_stage(config, arm, seed)
             if inter is not None:
-                stages.setdefault(inter.key, inter)
+                add(inter)
             for target in config.targets:
                 for stage in target_stages(config, arm, target, seed, inter):
-                    stages.setdefault(stage.key, stage)
+                    add(stage)
     return list(stages.values())
 
 
@@ -147,5 +158,7 @@ def plan_record(config: ExperimentConfig, stages: list[Stage]) -> dict[str, Any]
     return {
         "schema_version": 1,
         "experiment": config.model_dump(),
-        "stages": [{"key": s.key, "kind": s.kind, "upstream": s.upstream, "meta": s.meta} for s in stages],
+        # One entry per use: a stage shared by two arms is listed under each of them.
+        "stages": [{"key": s.key, "kind": s.kind, "upstream": s.upstream, "meta": use}
+                   for s in stages for use in s.uses],
     }

@@ -81,3 +81,18 @@ def test_bad_input_is_one_located_line(tmp_path, change, message):
 def test_missing_file(tmp_path):
     with pytest.raises(UserError, match="experiment file not found"):
         load_experiment(tmp_path / "nope.yaml")
+
+
+def test_identical_work_under_two_arms_is_one_stage_listed_for_both(tmp_path):
+    from harness.plan import plan_record
+
+    text = BASE.replace("arms: [none, mnli]", "arms: [none, mnli, {name: again, tasks: [mnli]}]")
+    config = load_experiment(_write(tmp_path, text))
+    stages = plan(config)
+    assert len(stages) == len(plan(load_experiment(_write(tmp_path, BASE))))  # nothing runs twice
+    record = plan_record(config, stages)
+    arms_of = {}
+    for entry in record["stages"]:
+        arms_of.setdefault(entry["key"], set()).add(entry["meta"]["arm"])
+    assert any(arms == {"mnli", "again"} for arms in arms_of.values())
+    assert all("again" not in key for key in arms_of)  # keys name content, never arms

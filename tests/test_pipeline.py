@@ -111,8 +111,9 @@ def test_leaderboard_is_strict(finished_run, tmp_path, xstilts):
     import shutil
 
     shutil.copytree(runs, broken)
-    victim = next(p for p in _stages(broken, "evaluate") if "-mnli-" in p.name)
-    (victim / "done").unlink()
+    record = json.loads((broken / "experiment.json").read_text())
+    victim = next(s["key"] for s in record["stages"] if s["kind"] == "evaluate" and s["meta"]["arm"] == "mnli")
+    (broken / victim / "done").unlink()
     code, _, err = xstilts("leaderboard", broken, "--out", tmp_path / "b")
     assert code == 0, err
     board = json.loads((tmp_path / "b" / "leaderboard.json").read_text())
