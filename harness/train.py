@@ -195,10 +195,12 @@ def _batch_iter(plan: list[tuple[str, list[int]]], start: int, by_name: dict[str
 
     if workers <= 0:
         return map(collate, items)
+    import torch
     from torch.utils.data import DataLoader
 
+    # Its own generator: the loader's worker seed must not consume the global RNG (dropout stays identical).
     return iter(DataLoader(items, batch_size=None, shuffle=False, num_workers=workers, collate_fn=collate,
-                           prefetch_factor=4, persistent_workers=False))
+                           prefetch_factor=4, persistent_workers=False, generator=torch.Generator().manual_seed(0)))
 
 
 def train(

@@ -17,7 +17,7 @@ from conftest import write_experiment
 from harness.errors import UserError
 from harness.hparams import Hparams
 from harness.kinds import get_kind
-from harness.train import TrainTask, sampling_weights, schedule
+from harness.train import TrainTask, sampling_weights, schedule, train
 
 SIZES = {"big": 1000, "mid": 100, "small": 10}
 DRAWS = 20000
@@ -123,3 +123,23 @@ def test_killed_run_resumes_to_the_same_metrics(offline_world, tmp_path):
     assert len(_metrics(tmp_path / "whole")) == 3
     assert not list((tmp_path / "killed").glob("*/checkpoint"))  # removed once each stage is done
     assert (inter / "encoder" / "model.safetensors").exists()
+
+
+def test_dataloader_workers_do_not_change_the_result(offline_world):
+
+    from harness.execute import seed_everything
+    from harness.model import build_task_model, hidden_size, load_encoder
+
+    kind = get_kind("classification")
+
+    def run(workers: int) -> list[float]:
+        seed_everything(1)
+        hp = Hparams(lr=1e-3, batch_size=8, max_steps=4, max_seq_length=16, num_workers=workers)
+        encoder, tok = load_encoder(str(offline_world["model"]))
+        feats = [{"input_ids": [0, *range(5, 5 + n), 2], "labels": n % 3} for n in range(3, 13)] * 4
+        spec = type("Spec", (), {"labels": ("a", "b", "c"), "name": "t"})()
+        model = build_task_model(encoder, {"t": kind.build_head(hidden_size(encoder), spec, hp)}, {"t": kind})
+        train(model, [TrainTask("t", kind, feats)], hp, 1, tok.pad_token_id)
+        return [float(p.double().sum()) for p in model.parameters()][:6]
+
+    assert run(0) == run(2), "DataLoader workers changed the trained weights"
