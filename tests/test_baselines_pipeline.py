@@ -38,8 +38,14 @@ splits: [dev, test]
 {TINY_HPARAMS}"""
 
 
-def _metrics(runs: Path, prefix: str) -> tuple[dict, dict]:
-    stage = next(p for p in runs.iterdir() if p.name.startswith(prefix))
+def _keys(runs: Path, kind: str, arm: str) -> list[str]:
+    """Stage directories of one kind used by one arm, from the plan (keys name content, not arms)."""
+    record = json.loads((runs / "experiment.json").read_text())
+    return [s["key"] for s in record["stages"] if s["kind"] == kind and s["meta"]["arm"] == arm]
+
+
+def _metrics(runs: Path, kind: str, arm: str) -> tuple[dict, dict]:
+    stage = runs / _keys(runs, kind, arm)[0]
     return json.loads((stage / "metrics.json").read_text()), json.loads((stage / "stage.json").read_text())
 
 
@@ -49,15 +55,15 @@ def test_baseline_arms_run_and_report(tmp_path, offline_world, xstilts):
     runs, reports = tmp_path / "runs", tmp_path / "reports"
     code, out, err = xstilts("run", exp, "--output", runs)
     assert code == 0, err[-2000:]
-    metrics, stage = _metrics(runs, "intermediate-mlm-s1")
+    metrics, stage = _metrics(runs, "intermediate", "mlm")
     assert metrics["train"]["sampler"]["weights"] == {"mlm-continuation": pytest.approx(0.4),
                                                       "mnli": pytest.approx(0.6)}
     assert {(d["task"], d["language"]) for d in stage["data"]} >= {("mlm-continuation", "de"),
                                                                   ("mlm-continuation", "zh")}
-    metrics, _ = _metrics(runs, "intermediate-mlm-only-s1")
+    metrics, _ = _metrics(runs, "intermediate", "mlm-only")
     assert metrics["train"]["sampler"]["weights"] == {"mlm-continuation": 1.0}
-    assert not any(p.name.startswith("intermediate-translate") for p in runs.iterdir())
-    _, stage = _metrics(runs, "target-xnli-translate-train-s1")
+    assert not _keys(runs, "intermediate", "translate-train")
+    _, stage = _metrics(runs, "target", "translate-train")
     rows = {(d["language"], d.get("repo")): d["rows"] for d in stage["data"] if d["split"] == "train"}
     assert rows[("de", "facebook/xnli")] == rows[("ru", "facebook/xnli")] == 160
     code, out, err = xstilts("leaderboard", runs, "--out", reports)
