@@ -47,12 +47,12 @@ def _data_settings(spec: Any, data_dir: Path | None, snapshot_root: Path | None)
 
 def evaluate_encoder(task: str, model: str, data_dir: Path | None = None, languages: str | None = None,
                      split: str = "test", settings: dict | None = None, snapshot_root: Path | None = None,
-                     max_seq_length: int = 256, batch_size: int = 64) -> dict[str, Any]:
+                     max_seq_length: int | None = None, batch_size: int = 64) -> dict[str, Any]:
     """The JSON-ready result of evaluating `model` on `task` (metrics in percent)."""
     from harness import registry
     from harness.data.load import load_split
     from harness.evaluation import evaluate_task
-    from harness.hparams import Hparams
+    from harness.hparams import resolve
     from harness.kinds import get_kind
     from harness.languages import resolve_languages
     from harness.model import load_encoder
@@ -68,7 +68,8 @@ def evaluate_encoder(task: str, model: str, data_dir: Path | None = None, langua
     langs = resolve_languages(languages.split(",") if languages else list(spec.languages), spec.languages,
                               f"--languages of task '{spec.name}'")
     data = _data_settings(spec, data_dir, snapshot_root)
-    hp = Hparams(max_seq_length=max_seq_length, eval_batch_size=batch_size)
+    overrides = {"eval_batch_size": batch_size, **({"max_seq_length": max_seq_length} if max_seq_length else {})}
+    hp = resolve(spec.hparams, overrides, where="xstilts evaluate")
     encoder, tokenizer = load_encoder(model)
     result = evaluate_task(encoder, tokenizer, spec, kind, langs, [split], hp,
                            {**spec.settings, **(settings or {})},
@@ -93,7 +94,7 @@ def evaluate_encoder(task: str, model: str, data_dir: Path | None = None, langua
 @click.option("--direction", type=click.Choice(["en-xx", "xx-en"]), help="Nearest-neighbour query side.")
 @click.option("--k", type=int, help="Neighbours for margin scoring (mining).")
 @click.option("--split", type=click.Choice(["test", "dev"]), default="test", show_default=True)
-@click.option("--max-seq-length", type=int, default=256, show_default=True)
+@click.option("--max-seq-length", type=int, default=None, help="Default: the task's (512 for retrieval).")
 @click.option("--batch-size", type=int, default=64, show_default=True)
 @click.option("--output-json", type=click.Path(dir_okay=False, path_type=Path), help="Also write the JSON here.")
 def evaluate_command(task: str, model: str, data_dir: Path | None, snapshot_root: Path | None,

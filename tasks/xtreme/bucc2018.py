@@ -56,6 +56,7 @@ TASK = TaskSpec(
     suites=("xtreme",),
     submission=Submission(folder="bucc2018"),
     settings=SETTINGS,
+    hparams={"max_seq_length": 512},  # the recipe's retrieval length
     license="BUCC 2018 shared task data terms",
     citation=CITATION,
     homepage="https://comparable.limsi.fr/bucc2018/bucc2018-task.html",
@@ -77,6 +78,7 @@ GOLD_TASK = TaskSpec(
     test=HFSource(repo="google/xtreme", config="bucc18.{lang}", split="test", fields=_GOLD_FIELDS),
     submission=Submission(folder="bucc2018_gold"),
     settings=SETTINGS,
+    hparams={"max_seq_length": 512},  # the recipe's retrieval length
     license="BUCC 2018 shared task data terms",
     citation=CITATION,
     homepage="https://huggingface.co/datasets/google/xtreme",

@@ -59,6 +59,7 @@ _HF = HFSource(repo="google/xtreme", config="tatoeba.{lang_name}", split="valida
 _COMMON = dict(
     kind="retrieval", metric="accuracy", score_metrics=("accuracy",), languages=LANGUAGES,
     suites=("xtreme", "xtreme_r"), submission=Submission(folder="tatoeba"), settings=SETTINGS,
+    hparams={"max_seq_length": 512},  # the recipe's retrieval length
     license="CC-BY 2.0 FR (Tatoeba)", citation=CITATION,
     homepage="https://github.com/facebookresearch/LASER/tree/main/data/tatoeba/v1",
 )
