@@ -128,7 +128,8 @@ def schedule(tasks: list[TrainTask], hp: Hparams, sampler: dict, seed: int) -> t
     n_micro = hp.max_steps * hp.grad_accum if hp.max_steps else math.ceil(hp.epochs * per_epoch)
     n_micro = max(hp.grad_accum, n_micro - n_micro % hp.grad_accum)
     weights = sampling_weights(sizes, sampler)
-    lengths = {t.name: [t.kind.length(f) for f in t.features] for t in tasks}
+    lengths = {t.name: (t.features.lengths(t.kind.length) if hasattr(t.features, "lengths")
+                        else [t.kind.length(f) for f in t.features]) for t in tasks}
     streams: dict[str, list[list[int]]] = {t: [] for t in names}
     out = []
     for _ in range(n_micro):

@@ -143,6 +143,133 @@ def test_feature_cache_round_trips_irregular_fields(tmp_path, monkeypatch):
     assert features_cache.load("k") == features
 
 
+def _kind_cases(world, tmp_path):
+    """(kind, spec, columns, data) of every cached kind on fixture data."""
+    from tasks.fixtures.intermediate import write_ccg
+
+    data, _ = world
+    ccg_data = DataSettings(data_dirs={"ccg": str(write_ccg(tmp_path / "ccg"))})
+    cases = []
+    for name, split, settings in (("mnli", "train", data), ("hellaswag", "train", data),
+                                  ("squad_v2", "dev", data), ("ccg", "train", ccg_data)):
+        spec = with_labels(registry.task(name), settings)
+        cases.append((get_kind(spec.kind), spec, load_split(spec, split, "en", settings)[0]))
+    return cases
+
+
+def _same_batches(a: dict, b: dict) -> bool:
+    return a.keys() == b.keys() and all(a[k].dtype == b[k].dtype and a[k].equal(b[k]) for k in a)
+
+
+def test_warm_cache_is_a_lazy_sequence_equal_to_the_cold_features_for_every_kind(world, tmp_path, monkeypatch):
+    import numpy as np
+
+    from harness import features_cache
+
+    monkeypatch.setenv("XSTILTS_CACHE", str(tmp_path / "cache"))
+    _, tokenizer = world
+    cases = _kind_cases(world, tmp_path)
+    assert {kind.name for kind, _, _ in cases} == {"classification", "multiple_choice", "span_qa", "tagging"}
+    for kind, spec, columns in cases:
+        cold = features_cache.cached_features(kind, columns, tokenizer, spec, HP, "train", "en")
+        warm = features_cache.cached_features(kind, columns, tokenizer, spec, HP, "train", "en")
+        assert isinstance(cold, list) and isinstance(warm, features_cache.CachedFeatures), kind.name
+        assert len(warm) == len(cold) > 0 and list(warm) == cold and warm == cold and cold == warm
+        assert all(warm[i] == cold[i] for i in range(len(cold))), kind.name
+        assert all(type(v) is type(cold[0][k]) for k, v in warm[0].items()) and warm[0].keys() == cold[0].keys()
+        assert warm[-1] == cold[-1] and warm[1:5] == cold[1:5] and warm[::-3] == cold[::-3]
+        with pytest.raises(IndexError):
+            warm[len(cold)]
+        assert warm.lengths(kind.length) == [kind.length(f) for f in cold], kind.name
+        idx = list(range(0, len(cold), max(1, len(cold) // 6)))[:6]
+        assert _same_batches(kind.collate([warm[i] for i in idx], tokenizer.pad_token_id),
+                             kind.collate([cold[i] for i in idx], tokenizer.pad_token_id)), kind.name
+        if kind.name == "span_qa":  # decode reads each feature's offsets and context bounds
+            outputs = [np.linspace(-1, 1, 2 * len(f["input_ids"])).reshape(-1, 2) for f in cold]
+            assert kind.decode(outputs, warm, columns, spec) == kind.decode(outputs, cold, columns, spec)
+        first = warm[0]
+        first["input_ids"].append(-1)
+        first["new"] = 1
+        assert warm[0] == cold[0]  # every access builds a fresh feature: the cache is read-only
+
+
+def test_cached_lengths_match_every_kind_length_including_overrides(tmp_path, monkeypatch):
+    from harness import features_cache
+    from harness.kinds.base import Kind
+
+    monkeypatch.setenv("XSTILTS_CACHE", str(tmp_path))
+    mc = [{"input_ids": [[0, 5, 2], [0, 6, 7, 8, 2]], "labels": 1}, {"input_ids": [[0, 5, 2]] * 3, "labels": 0},
+          {"input_ids": [[0, 2], []], "labels": 0}]
+    flat = [{"input_ids": [0] * n, "example": n} for n in (3, 1, 7, 2)]
+    features_cache.store("mc", mc)
+    features_cache.store("flat", flat)
+
+    class Doubled(Kind):
+        @staticmethod
+        def length(feature):
+            return 2 * len(feature["input_ids"])
+
+    mc_kind = get_kind("multiple_choice")
+    for key, features in (("mc", mc), ("flat", flat)):
+        cached = features_cache.load(key)
+        for length in (Kind.length, mc_kind.length, Doubled.length, get_kind("tagging").length):
+            if length is mc_kind.length and key == "flat":
+                continue  # a list of ints has no per-choice rows
+            assert cached.lengths(length) == [length(f) for f in features], (key, length)
+        assert cached.lengths() == [len(f["input_ids"]) for f in features]
+    features_cache.store("mc0", [{"input_ids": [], "labels": 0}, *mc])
+    with pytest.raises(ValueError):  # max() of no choices: the kind's own error, not a made-up length
+        features_cache.load("mc0").lengths(mc_kind.length)
+
+
+def test_mlm_features_and_empty_entries_round_trip(world, tmp_path, monkeypatch):
+    from harness import features_cache
+    from harness.kinds.mlm import MLMKind
+
+    monkeypatch.setenv("XSTILTS_CACHE", str(tmp_path))
+    _, tokenizer = world
+    kind = MLMKind.for_tokenizer(tokenizer)
+    features = kind.featurize({"text": ["one two three", "", "four five"]}, tokenizer, None, HP)
+    features_cache.store("mlm", features)
+    cached = features_cache.load("mlm")
+    assert cached == features and cached.lengths(kind.length) == [kind.length(f) for f in features]
+    assert _same_batches(MLMKind.for_tokenizer(tokenizer).collate(list(cached), tokenizer.pad_token_id),
+                         MLMKind.for_tokenizer(tokenizer).collate(features, tokenizer.pad_token_id))
+    features_cache.store("empty", [])
+    empty = features_cache.load("empty")
+    assert len(empty) == 0 and not empty and empty == [] and empty.lengths() == []
+
+
+def test_damaged_cache_entry_is_recomputed(world, tmp_path, monkeypatch):
+    import numpy as np
+
+    from harness import features_cache
+
+    monkeypatch.setenv("XSTILTS_CACHE", str(tmp_path))
+    good = [{"input_ids": [1, 2, 3], "example": 0}, {"input_ids": [4], "example": 1}]
+    features_cache.store("k", good)
+    path = tmp_path / "features" / "k.npz"
+    path.write_bytes(path.read_bytes()[:100])
+    assert features_cache.load("k") is None
+    arrays = features_cache._encode(good)
+    arrays["o:input_ids"] = arrays["o:input_ids"][:-1]  # offsets of fewer features than n
+    np.savez(path, **arrays)
+    assert features_cache.load("k") is None
+
+
+def test_columns_fingerprint_is_a_content_hash():
+    from harness.features_cache import columns_fingerprint as fp
+
+    base = {"text_a": ["ab", "c"], "label": ["x", "y"], "answers": [{"text": ["a"]}, {"text": []}]}
+    assert fp(base) == fp(dict(reversed(base.items())))
+    changed = [{**base, "text_a": ["ab", "d"]}, {**base, "text_a": ["a", "bc"]}, {**base, "text_a": ["abc"]},
+               {**base, "answers": [{"text": ["b"]}, {"text": []}]}, {**base, "label": ["x", 1]},
+               {"text_b": ["ab", "c"], "label": ["x", "y"], "answers": base["answers"]},
+               {**base, "text_a": ["ab", "c\ud800"]}]
+    digests = {fp(c) for c in changed}
+    assert len(digests) == len(changed) and fp(base) not in digests
+
+
 def test_bad_sampler_settings_exit_2(offline_world, tmp_path, xstilts):
     cases = {
         "temperature: 0": "    sampler: {name: temperature, temperature: 0}\n",

@@ -143,3 +143,59 @@ def test_dataloader_workers_do_not_change_the_result(offline_world):
         return [float(p.detach().double().sum()) for p in model.parameters()][:6]
 
     assert run(0) == run(2), "DataLoader workers changed the trained weights"
+
+
+def test_warm_feature_cache_trains_exactly_like_cold(offline_world, tmp_path, monkeypatch):
+    """Cold (featurize, a list) and warm (the cache's lazy sequence) give the same schedule and the same
+    trained weights and record, in-process and with DataLoader workers; multi-task with multiple choice too."""
+    from harness import features_cache
+    from harness.execute import seed_everything
+    from harness.model import build_task_model, hidden_size, load_encoder
+    from harness.spec import TaskSpec
+
+    monkeypatch.setenv("XSTILTS_CACHE", str(tmp_path / "cache"))
+    words = ["alpha", "beta", "gamma", "delta", "eps", "zeta", "eta", "theta"]
+    n = 40
+    nli = TaskSpec(name="nli", kind="classification", description="", metric="accuracy",
+                   score_metrics=("accuracy",), labels=("a", "b", "c"))
+    mc = TaskSpec(name="mc", kind="multiple_choice", description="", metric="accuracy", score_metrics=("accuracy",))
+    columns = {
+        "nli": {"text_a": [" ".join(words[: 1 + i % 8]) for i in range(n)],
+                "text_b": [" ".join(words[i % 5:]) for i in range(n)],
+                "label": [("a", "b", "c")[i % 3] for i in range(n)]},
+        "mc": {"context": [" ".join(words[: 2 + i % 6]) for i in range(n)],
+               "choices": [[" ".join(words[j: j + 1 + (i + j) % 4]) for j in range(2 + i % 3)] for i in range(n)],
+               "label": [i % 2 for i in range(n)]},
+    }
+    specs = {"nli": nli, "mc": mc}
+    hp = Hparams(lr=1e-3, batch_size=8, max_steps=5, max_seq_length=24)
+    _, tokenizer = load_encoder(str(offline_world["model"]))
+
+    def features() -> dict:
+        return {name: features_cache.cached_features(get_kind(spec.kind), columns[name], tokenizer, spec, hp,
+                                                     "train", "en") for name, spec in specs.items()}
+
+    cold, warm = features(), features()
+    assert all(isinstance(f, list) for f in cold.values())
+    assert all(isinstance(f, features_cache.CachedFeatures) for f in warm.values())
+
+    def tasks(feats: dict) -> list[TrainTask]:
+        return [TrainTask(name, get_kind(spec.kind), feats[name]) for name, spec in specs.items()]
+
+    sampler = {"name": "uniform"}
+    assert schedule(tasks(cold), hp, sampler, 3) == schedule(tasks(warm), hp, sampler, 3)
+
+    def run(feats: dict, workers: int) -> tuple[list[float], tuple]:
+        seed_everything(1)
+        encoder, tok = load_encoder(str(offline_world["model"]))
+        run_hp = Hparams(**{**hp.to_dict(), "num_workers": workers})
+        heads = {name: get_kind(spec.kind).build_head(hidden_size(encoder), spec, run_hp)
+                 for name, spec in specs.items()}
+        model = build_task_model(encoder, heads, {name: get_kind(spec.kind) for name, spec in specs.items()})
+        result = train(model, tasks(feats), run_hp, 1, tok.pad_token_id, sampler=sampler)
+        return ([float(p.detach().double().sum()) for p in model.parameters()],
+                (result.steps, result.train_loss, result.sampler))
+
+    reference = run(cold, 0)
+    assert run(warm, 0) == reference, "the warm cache changed the trained weights"
+    assert run(warm, 2) == reference, "the warm cache with DataLoader workers changed the trained weights"
