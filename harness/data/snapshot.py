@@ -28,7 +28,9 @@ def write_snapshot(
     rewritten here, so several writers can fill one repository. Returns `root`.
     """
     from datasets import Dataset
+    from datasets.utils.logging import disable_progress_bar
 
+    disable_progress_bar()
     root.mkdir(parents=True, exist_ok=True)
     entries = []
     for config, splits in configs.items():
