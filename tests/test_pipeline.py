@@ -152,3 +152,12 @@ def test_other_experiment_in_same_runs_dir_is_refused(finished_run, offline_worl
     assert code == 0
     code, _, err = xstilts("run", other, "--output", runs)
     assert code == 2 and "holds experiment 'pipeline-test'" in err
+
+
+def test_integer_and_string_labels_mean_the_same_class():
+    from harness import registry
+    from harness.kinds.classification import ClassificationKind, label_name
+
+    spec = registry.task("pawsx")
+    assert [label_name(v, spec.labels) for v in (0, 1, "0", "1", None)] == ["0", "1", "0", "1", None]
+    assert ClassificationKind().gold({"label": [1, 0, "1"]}, spec) == ["1", "0", "1"]

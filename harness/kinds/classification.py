@@ -19,6 +19,13 @@ def _head(hidden_size: int, n_out: int, dropout: float):
     )
 
 
+def label_name(value: Any, labels: tuple[str, ...]) -> Any:
+    """A raw label as the task's label name: "1" and 1 both mean label "1" (hub columns differ in type)."""
+    if value in labels or value is None:
+        return value
+    return str(value) if str(value) in labels else value
+
+
 class ClassificationKind(Kind):
     name = "classification"
 
@@ -28,7 +35,8 @@ class ClassificationKind(Kind):
         features = [{"input_ids": ids, "example": i} for i, ids in enumerate(enc["input_ids"])]
         if with_labels:
             index = {label: k for k, label in enumerate(task.labels)}
-            for f, label in zip(features, columns["label"], strict=True):
+            for f, raw in zip(features, columns["label"], strict=True):
+                label = label_name(raw, task.labels)
                 if label not in index:
                     raise UserError(f"task '{task.name}': label {label!r} is not one of {list(task.labels)}; "
                                     "the data does not match the task's label set")
@@ -53,4 +61,4 @@ class ClassificationKind(Kind):
         labels = columns.get("label")
         if not labels or any(label is None for label in labels):
             return None
-        return list(labels)
+        return [label_name(label, task.labels) for label in labels]
