@@ -75,3 +75,20 @@ def record_experiment(runs_dir: Path, plan_record: dict, allow_mixed: bool = Fal
                             "or pass --allow-mixed")
         seen = list(dict.fromkeys([*(previous.get("experiments_seen") or [old]), new]))
     write_json(path, {**plan_record, "experiments_seen": seen})
+
+
+def run_recorded_stage(runs_dir: Path, key: str) -> bool:
+    """Run stage `key` of the experiment recorded in runs_dir/experiment.json (re-planned, same keys)."""
+    from harness.experiment import ExperimentConfig, check_semantics
+    from harness.plan import plan
+
+    path = runs_dir / EXPERIMENT_JSON
+    if not path.exists():
+        raise UserError(f"{runs_dir} has no {EXPERIMENT_JSON}; run `xstilts run` (or --dry-run) there first")
+    config = ExperimentConfig.model_validate(read_json(path)["experiment"])
+    check_semantics(config, str(path))
+    stage = next((s for s in plan(config) if s.key == key), None)
+    if stage is None:
+        raise UserError(f"stage {key} is not part of the experiment recorded in {path}; the harness version "
+                        "or the experiment changed since it was planned")
+    return run_stage(stage, runs_dir, config.data.settings(), config.trust_remote_code)

@@ -112,6 +112,9 @@ class ExperimentConfig(_Strict):
     data: DataConfig = Field(default_factory=DataConfig)
     output: str | None = None
     executor: str = "local"
+    """Executor plugin (entry point group xstilts.executors): local (in this process) or docker."""
+    executor_settings: dict[str, Any] = Field(default_factory=dict)
+    """Settings of the executor, e.g. {image: xstilts:latest, gpus: all} for docker."""
 
     @field_validator("arms", mode="before")
     @classmethod
@@ -208,6 +211,10 @@ def check_semantics(config: ExperimentConfig, where: str) -> None:
     if config.executor not in registry.names("executor"):
         raise UserError(f"{where}: executor: unknown executor '{config.executor}'"
                         f"{did_you_mean(config.executor, registry.names('executor'))}")
+    try:
+        registry.get("executor", config.executor)(config.executor_settings, model=config.model)
+    except UserError as exc:
+        raise UserError(f"{where}: {exc}") from None
 
 
 def _task(name: str, loc: str):

@@ -74,6 +74,17 @@ def run_command(experiment: Path, output: Path | None, dry_run: bool, allow_mixe
     run_experiment(experiment, output, dry_run, allow_mixed)
 
 
+@cli.command("run-stage", hidden=False)
+@click.argument("runs_dir", type=click.Path(path_type=Path))
+@click.argument("key")
+def run_stage_command(runs_dir: Path, key: str) -> None:
+    """Run one stage of a recorded experiment (what a container or batch job executes)."""
+    from harness.execute import run_recorded_stage
+
+    ran = run_recorded_stage(runs_dir, key)
+    click.echo(f"{key}: {'done' if ran else 'already done'}")
+
+
 @cli.command("leaderboard")
 @click.argument("runs_dir", type=click.Path(path_type=Path))
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("reports"), show_default=True)

@@ -69,7 +69,7 @@ def run_experiment(experiment: Path, output: Path | None, dry_run: bool, allow_m
     check_model_reference(config.model)
     runs_dir.mkdir(parents=True, exist_ok=True)
     record_experiment(runs_dir, plan_record(config, stages), allow_mixed)
-    executor = registry.get("executor", config.executor)()
+    executor = registry.get("executor", config.executor)(config.executor_settings, model=config.model)
     todo = [s for s in stages if not is_done(runs_dir / s.key)]
     if not todo:
         click.echo(f"nothing to do: all {len(stages)} stages in {runs_dir} are done (no training ran)")

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from harness.data.settings import DataSettings
+from harness.errors import UserError
 from harness.execute import run_stage
 from harness.plan import Stage
 
@@ -14,6 +15,10 @@ class LocalExecutor:
     """Run every stage here, upstream first; done stages are skipped."""
 
     name = "local"
+
+    def __init__(self, settings: dict | None = None, model: str | None = None) -> None:
+        if settings:
+            raise UserError(f"executor_settings: the local executor takes none (got {sorted(settings)})")
 
     def run(self, stages: list[Stage], runs_dir: Path, data: DataSettings, trust_remote_code: bool = False,
             on_stage: Callable[[Stage, str], None] | None = None, progress: Callable | None = None) -> dict:
