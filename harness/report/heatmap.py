@@ -39,7 +39,8 @@ def draw(board: dict[str, Any], path: Path, base: str = NONE_ARM) -> Path | None
     for i in range(len(arms)):
         for j in range(len(tasks)):
             text = "n/a" if np.isnan(values[i, j]) else f"{values[i, j]:+.1f}"
-            ax.text(j, i, text, ha="center", va="center", fontsize=8)
+            dark = not np.isnan(values[i, j]) and abs(values[i, j]) > 0.6 * bound  # dark cell: white text
+            ax.text(j, i, text, ha="center", va="center", fontsize=8, color="white" if dark else "black")
     fig.colorbar(image, ax=ax, label=f"Δ vs {base} (points)")
     ax.set_title(f"{board['experiment']['name']}: intermediate x target, Δ vs {base} ({board['split']})",
                  fontsize=9)
