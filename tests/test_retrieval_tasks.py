@@ -60,6 +60,11 @@ def test_bucc_release_reader(bucc_dir):
     nested = bucc_dir / "nested"
     write_bucc_release(nested / "fr-en", "fr", "sample", 3, 2)
     assert len(read_release(nested, "fr", "sample")["gold_src"]) == 3  # {src}-en/ sub-folder accepted
+    xtreme = bucc_dir / "xtreme-layout"  # XTREME's download script renames sample -> dev, training -> test
+    write_bucc_release(xtreme, "ru", "sample", 4, 2)
+    for f in xtreme.iterdir():
+        f.rename(f.with_name(f.name.replace(".sample.", ".dev.")))
+    assert len(read_release(xtreme, "ru", "sample")["gold_src"]) == 4
 
 
 @pytest.mark.parametrize("damage, message", [

@@ -25,9 +25,26 @@ CITATION = ("Zweigenbaum et al. Overview of the Third BUCC Shared Task: Spotting
             "Comparable Corpora. BUCC 2018.")
 
 
+XTREME_NAMES = {"sample": "dev", "training": "test"}
+"""XTREME's download script flattens the release and renames sample -> dev, training -> test."""
+
+
+def _stem(data_dir: Path, lang: str, split: str, sub: tuple[str, ...]) -> str:
+    """The file stem present in data_dir: the release's `{lang}-en.{split}` or XTREME's renamed one."""
+    renamed = f"{lang}-en.{XTREME_NAMES.get(split, split)}"
+    for folder in (data_dir, *(data_dir / s for s in sub)):
+        if not (folder / f"{lang}-en.{split}.{lang}").is_file() and (folder / f"{renamed}.{lang}").is_file():
+            return renamed
+    return f"{lang}-en.{split}"
+
+
 def read_release(data_dir: Path, lang: str, split: str) -> dict[str, list]:
-    """Both sentence pools and the gold pairs of `{lang}-en.{split}.*` (in data_dir or data_dir/{lang}-en)."""
-    stem, sub = f"{lang}-en.{split}", (f"{lang}-en", f"bucc2018/{lang}-en")
+    """Both sentence pools and the gold pairs of `{lang}-en.{split}.*` (in data_dir or data_dir/{lang}-en).
+
+    XTREME's renamed layout (`{lang}-en.dev.*` for sample, `{lang}-en.test.*` for training) is read too.
+    """
+    sub = (f"{lang}-en", f"bucc2018/{lang}-en")
+    stem = _stem(data_dir, lang, split, sub)
     src_path, trg_path, gold_path = (find(data_dir, f"{stem}.{ext}", sub) for ext in (lang, "en", "gold"))
     src_id, src_text = read_tsv2(src_path, "id<TAB>sentence")
     trg_id, trg_text = read_tsv2(trg_path, "id<TAB>sentence")
