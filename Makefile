@@ -23,7 +23,7 @@ help:
 
 $(BIN)/xstilts: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q --disable-pip-version-check --no-compile -e ".[dev]"
+	$(BIN)/pip install -q --disable-pip-version-check -e ".[dev]"
 	touch $(BIN)/xstilts
 
 venv: $(BIN)/xstilts
