@@ -12,7 +12,6 @@ import hashlib
 import json
 import os
 import random
-import shutil
 import signal
 import threading
 from collections.abc import Iterator
@@ -101,9 +100,6 @@ class Checkpointer:
                 raise UserError(f"checkpoint {self.path} was written for {key}={state.get(key)!r}, this run "
                                 f"has {value!r}; delete {self.directory} to start this stage afresh")
         return state
-
-    def clear(self) -> None:
-        shutil.rmtree(self.directory, ignore_errors=True)
 
 
 class Interrupted(KeyboardInterrupt):

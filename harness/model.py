@@ -58,12 +58,6 @@ def load_encoder(name_or_path: str, trust_remote_code: bool = False, with_lm_hea
     return model, tokenizer
 
 
-def encoder_of(model: Any) -> Any:
-    """The base encoder inside a masked-LM model (or the model itself)."""
-    prefix = getattr(model, "base_model_prefix", "")
-    return getattr(model, prefix, model) if prefix else model
-
-
 def save_encoder(encoder: Any, tokenizer: Any, directory: Path) -> None:
     """Save encoder weights (safetensors) and tokenizer: the only thing carried to the next phase."""
     directory.mkdir(parents=True, exist_ok=True)

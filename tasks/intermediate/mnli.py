@@ -3,12 +3,13 @@
 from harness.spec import HFSource, TaskSpec
 
 NLI_LABELS = ("entailment", "neutral", "contradiction")
+FIELDS = {"id": "idx", "text_a": "premise", "text_b": "hypothesis", "label": "label"}
 
 MNLI_TRAIN = HFSource(
     repo="nyu-mll/glue",
     config="mnli",
     split="train",
-    fields={"id": "idx", "text_a": "premise", "text_b": "hypothesis", "label": "label"},
+    fields=FIELDS,
     label_names=NLI_LABELS,
     expected_rows={"en": 392702},
 )
@@ -25,7 +26,7 @@ TASK = TaskSpec(
         repo="nyu-mll/glue",
         config="mnli",
         split="validation_matched",
-        fields={"id": "idx", "text_a": "premise", "text_b": "hypothesis", "label": "label"},
+        fields=FIELDS,
         label_names=NLI_LABELS,
         expected_rows={"en": 9815},
     ),
