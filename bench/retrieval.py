@@ -4,7 +4,8 @@
 
 Data: clustered Gaussian embeddings (64 centres) with a planted parallel structure: 60% of the targets
 are noisy copies of sources (shuffled), the rest are unrelated points from the same clusters.
-Reports (1) identity of pairs and scores with the reference, and speed ratios end to end, for the kNN
+Reports (1) identity of pairs and scores with the reference, and speed ratios end to end, for each
+knn_backend in BACKENDS (the default float32 pass, and the opt-in bfloat16 screen), then for the kNN
 stage (the reference's two FAISS searches against the harness's one-pass `knn_both`, with identity of
 the neighbours) and for the part after kNN (scoring + retrieval); (2) peak RSS (VmHWM) of a fresh
 process that only builds the data and mines, against 1.5x the two matrices + 256 MiB; (3) recall@1 and
@@ -25,6 +26,9 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+
+
+BACKENDS = ("auto", "screened")  # the default joint float32 pass; the bfloat16 screen (opt-in)
 
 
 def make_data(n: int, d: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -117,10 +121,12 @@ def child(args: argparse.Namespace) -> None:
     """Fresh process: build the data, mine, report time and peak RSS, save the pairs."""
     from harness.retrieval.mining import mine_bitext
 
+    if args.backend == "screened":
+        import torch  # noqa: F401  (the harness has torch loaded whenever it mines: it embeds with it)
     x, y = make_data(args.n, args.d)
     rss_data = vmhwm_mib()
     t0 = time.perf_counter()
-    src, trg, score = mine_bitext(x, y, k=4, margin="ratio", mode="max", use_gpu=False)
+    src, trg, score = mine_bitext(x, y, k=4, margin="ratio", mode="max", use_gpu=False, knn_backend=args.backend)
     seconds = time.perf_counter() - t0
     np.savez(args.out, src=src, trg=trg, score=score)
     print(json.dumps({"seconds": seconds, "hwm_mib": vmhwm_mib(), "hwm_after_data_mib": rss_data}))
@@ -169,18 +175,22 @@ def bench_mining(n: int, d: int, ref_n: int | None) -> None:
 
     matrices_mib = 2 * n * d * 4 / 2**20
     budget = 1.5 * matrices_mib + 256
-    with tempfile.TemporaryDirectory() as tmp:
-        out = os.path.join(tmp, "mined.npz")
-        cmd = [sys.executable, __file__, "--child", "--n", str(n), "--d", str(d), "--out", out]
-        result = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout)
-        mined = np.load(out)
-        mine = (mined["src"], mined["trg"], mined["score"])
-    print(f"mine_bitext  n={n} d={d} k=4 ratio/max, exact, CPU: {result['seconds']:.2f} s")
-    print(
-        f"peak RSS (VmHWM, fresh process) {result['hwm_mib']:.0f} MiB vs budget 1.5 x {matrices_mib:.0f} MiB "
-        f"+ 256 MiB = {budget:.0f} MiB -> {'OK' if result['hwm_mib'] < budget else 'OVER'} "
-        f"(after building the data: {result['hwm_after_data_mib']:.0f} MiB)"
-    )
+    runs = {}
+    for backend in BACKENDS:
+        with tempfile.TemporaryDirectory() as tmp:
+            out = os.path.join(tmp, "mined.npz")
+            cmd = [sys.executable, __file__, "--child", "--n", str(n), "--d", str(d), "--out", out,
+                   "--backend", backend]
+            result = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout)
+            mined = np.load(out)
+            runs[backend] = (result, (mined["src"], mined["trg"], mined["score"]))
+        print(f"mine_bitext  n={n} d={d} k=4 ratio/max, exact, CPU, knn_backend={backend}: {result['seconds']:.2f} s")
+        print(
+            f"  peak RSS (VmHWM, fresh process) {result['hwm_mib']:.0f} MiB vs budget 1.5 x {matrices_mib:.0f} "
+            f"MiB + 256 MiB = {budget:.0f} MiB -> {'OK' if result['hwm_mib'] < budget else 'OVER'} "
+            f"(after building the data: {result['hwm_after_data_mib']:.0f} MiB)"
+        )
+    result, mine = runs["auto"]
     x, y = make_data(n, d)
     if ref_n is None or ref_n >= n:
         ref, times, knn_out = reference_mine(x, y)
@@ -188,8 +198,13 @@ def bench_mining(n: int, d: int, ref_n: int | None) -> None:
             f"reference (LASER loop) n={n}: {times['total']:.2f} s "
             f"(kNN {times['knn']:.2f} s, scoring+max {times['score_retrieve']:.2f} s)"
         )
-        print(compare(mine, ref))
-        print(f"speed ratio end to end (reference / mine_bitext): {times['total'] / result['seconds']:.2f}x")
+        for backend, (result, mine) in runs.items():
+            print(f"knn_backend={backend}: " + compare(mine, ref))
+            print(
+                f"knn_backend={backend}: speed ratio end to end (reference / mine_bitext): "
+                f"{times['total'] / result['seconds']:.2f}x"
+            )
+        result, mine = runs["auto"]
         print(compare_knn(x, y, knn_out, times["knn"]))
     else:
         xs, ys = x[:ref_n], y[:ref_n]
@@ -251,6 +266,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="n=5000, approx-n=20000 (a smoke run)")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--out", help=argparse.SUPPRESS)
+    parser.add_argument("--backend", default="auto", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         child(args)

@@ -12,7 +12,9 @@ Settings (task `settings` < experiment `task_settings` < `xstilts evaluate` opti
 - nearest: direction "en-xx" (XTREME: each English sentence queries the non-English pool) or "xx-en".
 - mine: k (4), margin ("ratio"), mode ("max"), duplicates ("all": every id of a repeated text inherits
   its pairs, as LASER), threshold (null: chosen on the dev split's gold by `prepare` and applied
-  unchanged to every split of that language).
+  unchanged to every split of that language); knn_backend ("auto": one float32 pass over the similarity
+  matrix on CPU, FAISS on GPU; "screened": the exact bfloat16-screened pass, about 3.5x faster on CPUs with
+  AMX, cosines rounded from float64; "faiss": two FAISS searches; see `harness.retrieval.mining`).
 """
 
 from __future__ import annotations
@@ -31,9 +33,10 @@ DEFAULT_LAYERS: dict[str, int] = {"xlm-roberta/24": 14}
 DEFAULTS: dict[str, Any] = {
     "method": "nearest", "layer": None, "layers": {}, "pooling": "mean", "exclude_special": False,
     "direction": "en-xx", "k": 4, "margin": "ratio", "mode": "max", "duplicates": "all", "threshold": None,
+    "knn_backend": "auto",
 }
 _CHOICES = {"method": ("mine", "nearest"), "pooling": ("mean", "cls"), "direction": ("en-xx", "xx-en"),
-            "duplicates": ("all", "drop")}
+            "duplicates": ("all", "drop"), "knn_backend": ("auto", "joint", "screened", "faiss")}
 
 
 def model_family(model: Any) -> str:
@@ -151,7 +154,7 @@ class RetrievalKind(Kind):
         from harness.retrieval.mining import dedup_sentences, expand_pairs, mine_bitext
 
         options = {k: settings[k] for k in ("layer", "pooling", "exclude_special", "k", "margin", "mode",
-                                            "duplicates")}
+                                            "duplicates", "knn_backend")}
         digest = hashlib.sha256(repr(sorted(options.items())).encode())
         for part in (src_id, src_text, trg_id, trg_text):
             for value in part:
@@ -162,7 +165,8 @@ class RetrievalKind(Kind):
             src, trg = dedup_sentences(src_id, src_text), dedup_sentences(trg_id, trg_text)
             x = self._embed(model, tokenizer, hp, settings, src.texts)
             y = self._embed(model, tokenizer, hp, settings, trg.texts)
-            mined = mine_bitext(x, y, k=settings["k"], margin=settings["margin"], mode=settings["mode"])
+            mined = mine_bitext(x, y, k=settings["k"], margin=settings["margin"], mode=settings["mode"],
+                                 knn_backend=settings["knn_backend"])
             expanded = expand_pairs(*mined, src, trg, duplicates=settings["duplicates"])
             self._candidates[key] = ([(s, t) for s, t, _ in expanded], [v for _, _, v in expanded])
         return self._candidates[key]

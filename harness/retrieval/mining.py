@@ -36,8 +36,8 @@ Margin = Literal["ratio", "distance", "absolute"]
 Mode = Literal["max", "fwd", "bwd", "intersect"]
 MARGINS = ("ratio", "distance", "absolute")
 MODES = ("max", "fwd", "bwd", "intersect")
-KnnBackend = Literal["auto", "joint", "faiss"]
-KNN_BACKENDS = ("auto", "joint", "faiss")
+KnnBackend = Literal["auto", "joint", "screened", "faiss"]
+KNN_BACKENDS = ("auto", "joint", "screened", "faiss")
 
 
 def mine_bitext(
@@ -59,13 +59,16 @@ def mine_bitext(
     Returns (src_index int64, trg_index int64, score float64), sorted by descending score (stable).
     The inputs are not modified. Raises UserError for bad input, options, or k above either pool size.
     `knn_backend`: "auto" = `knn_both` (one pass, CPU) for index="exact" without a GPU, else FAISS;
-    "faiss" forces the two FAISS searches; "joint" forces `knn_both` (index="exact" only; runs on CPU).
+    "faiss" forces the two FAISS searches; "joint" forces `knn_both` (index="exact" only; runs on CPU);
+    "screened" = `screen.knn_both_screened` (exact, bfloat16 screen: fast on CPUs with AMX; cosines in
+    float64 rounded to float32, so the last bits and the order of neighbours within ~1e-7 of each other
+    can differ from FAISS's float32 sums), falling back to `knn_both` where the screen is out.
     For the joint pass `chunk_size` is rows of each side per similarity tile (default 4096).
     """
     if knn_backend not in KNN_BACKENDS:
         raise UserError(f"knn_backend: expected one of {', '.join(KNN_BACKENDS)}, got {knn_backend!r}")
-    if knn_backend == "joint" and index != "exact":
-        raise UserError(f"knn_backend='joint' computes exact neighbours; it cannot use index={index!r}")
+    if knn_backend in ("joint", "screened") and index != "exact":
+        raise UserError(f"knn_backend={knn_backend!r} computes exact neighbours; it cannot use index={index!r}")
     if margin not in MARGINS:
         raise UserError(f"margin: expected one of {', '.join(MARGINS)}, got {margin!r}")
     if mode not in MODES:
@@ -76,6 +79,17 @@ def mine_bitext(
         if isinstance(k, (int, np.integer)) and k > pool.shape[0]:
             raise UserError(f"k={k} is larger than the {side} pool of {pool.shape[0]} sentences; lower k")
     gpu = resolve_gpu(use_gpu)
+    if knn_backend == "screened":
+        from harness.retrieval.screen import knn_both_screened
+
+        if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or k < 1:
+            raise UserError(f"k: expected a positive integer, got {k!r}")
+        if chunk_size is not None and (not isinstance(chunk_size, (int, np.integer)) or chunk_size < 1):
+            raise UserError(f"chunk_size: expected a positive number of rows, got {chunk_size!r}")
+        both = knn_both_screened(x, y, int(k), block=chunk_size or 4096)
+        if both is not None:
+            return mine_from_knn(both[:2], both[2:], margin=margin, mode=mode, threshold=threshold)
+        knn_backend = "joint"
     if knn_backend == "joint" or (knn_backend == "auto" and index == "exact" and not gpu):
         x2y_sim, x2y_ind, y2x_sim, y2x_ind = knn_both(x, y, k, chunk_size=chunk_size, check=False)
         return mine_from_knn(
