@@ -30,7 +30,14 @@ from typing import Literal
 import numpy as np
 
 from harness.errors import UserError
-from harness.retrieval.search import IndexKind, check_embeddings, knn, knn_both, resolve_gpu
+from harness.retrieval.search import (
+    IndexKind,
+    check_embeddings,
+    check_joint_options,
+    knn,
+    knn_both,
+    resolve_gpu,
+)
 
 Margin = Literal["ratio", "distance", "absolute"]
 Mode = Literal["max", "fwd", "bwd", "intersect"]
@@ -82,11 +89,8 @@ def mine_bitext(
     if knn_backend == "screened":
         from harness.retrieval.screen import knn_both_screened
 
-        if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or k < 1:
-            raise UserError(f"k: expected a positive integer, got {k!r}")
-        if chunk_size is not None and (not isinstance(chunk_size, (int, np.integer)) or chunk_size < 1):
-            raise UserError(f"chunk_size: expected a positive number of rows, got {chunk_size!r}")
-        both = knn_both_screened(x, y, int(k), block=chunk_size or 4096)
+        k_rows, block = check_joint_options(x, y, k, chunk_size)
+        both = knn_both_screened(x, y, k_rows, block=block)
         if both is not None:
             return mine_from_knn(both[:2], both[2:], margin=margin, mode=mode, threshold=threshold)
         knn_backend = "joint"

@@ -261,15 +261,7 @@ def knn_both(
     if check:
         check_embeddings("source embeddings", x)
         check_embeddings("target embeddings", y, x.shape[1])
-    if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or k < 1:
-        raise UserError(f"k: expected a positive integer, got {k!r}")
-    for side, pool in (("target", y), ("source", x)):
-        if k > pool.shape[0]:
-            raise UserError(f"k={k} is larger than the {side} pool of {pool.shape[0]} sentences; lower k")
-    block = _JOINT_BLOCK if chunk_size is None else chunk_size
-    if not isinstance(block, (int, np.integer)) or block < 1:
-        raise UserError(f"chunk_size: expected a positive number of rows, got {chunk_size!r}")
-    k, block = int(k), int(block)
+    k, block = check_joint_options(x, y, k, chunk_size)
     n, m = x.shape[0], y.shape[0]
     x2y_s = np.full((n, k), -np.inf, dtype=np.float32)
     x2y_i = np.full((n, k), -1, dtype=np.int64)
@@ -295,6 +287,19 @@ def knn_both(
             del yb
         del xb
     return x2y_s, x2y_i, y2x_s, y2x_i
+
+
+def check_joint_options(x: np.ndarray, y: np.ndarray, k: Any, chunk_size: Any) -> tuple[int, int]:
+    """(k, rows per tile) of a pass over both sides at once; UserError for a bad k or chunk_size."""
+    if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or k < 1:
+        raise UserError(f"k: expected a positive integer, got {k!r}")
+    for side, pool in (("target", y), ("source", x)):
+        if k > pool.shape[0]:
+            raise UserError(f"k={k} is larger than the {side} pool of {pool.shape[0]} sentences; lower k")
+    block = _JOINT_BLOCK if chunk_size is None else chunk_size
+    if not isinstance(block, (int, np.integer)) or block < 1:
+        raise UserError(f"chunk_size: expected a positive number of rows, got {chunk_size!r}")
+    return int(k), int(block)
 
 
 def _lower_bound(tile: np.ndarray, run_s: np.ndarray, axis: int, k: int) -> np.ndarray:
