@@ -121,8 +121,6 @@ def child(args: argparse.Namespace) -> None:
     """Fresh process: build the data, mine, report time and peak RSS, save the pairs."""
     from harness.retrieval.mining import mine_bitext
 
-    if args.backend == "screened":
-        import torch  # noqa: F401  (the harness has torch loaded whenever it mines: it embeds with it)
     x, y = make_data(args.n, args.d)
     rss_data = vmhwm_mib()
     t0 = time.perf_counter()

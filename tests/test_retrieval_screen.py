@@ -1,4 +1,8 @@
-"""The bfloat16 screen (`knn_both_screened`): exact top-k by float64 cosine, both ways, or a clean fallback."""
+"""The bfloat16 screen (`knn_both_screened`): exact top-k by float64 cosine, both ways, or a clean fallback.
+
+The kernel needs a C compiler and a CPU with AMX; where either is missing these tests that run it skip,
+and the fallback tests still run.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,9 @@ from harness.retrieval import kernel, screen
 from harness.retrieval.mining import mine_bitext
 from harness.retrieval.search import normalized
 
-needs_kernel = pytest.mark.skipif(kernel.load() is None, reason="no C compiler for the screen kernel")
+needs_kernel = pytest.mark.skipif(
+    kernel.load() is None or not kernel.load().amx_ready(), reason="no C compiler or no AMX for the screen kernel"
+)
 
 
 def _truth(q: np.ndarray, p: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -31,30 +37,67 @@ def _data(kind: str, rng: np.random.Generator, n: int, m: int, d: int) -> tuple[
     elif kind == "duplicated":  # exact ties
         x[::3] = x[0]
         y[::2] = y[1]
+    elif kind == "zero rows":  # FAISS leaves them zero: cosine 0 with everything (a few; many is "duplicated")
+        x[::97] = 0
+        y[3::89] = 0
     return x, y
 
 
 @needs_kernel
-@pytest.mark.parametrize("kind", ["gaussian", "anisotropic", "planted", "duplicated"])
+@pytest.mark.parametrize("kind", ["gaussian", "anisotropic", "planted", "duplicated", "zero rows"])
 @pytest.mark.parametrize(
-    ("n", "m", "d", "k", "block"),
-    [(5, 7, 3, 1, 4), (50, 37, 16, 4, 16), (130, 70, 8, 3, 32), (9, 9, 4, 9, 4), (600, 450, 48, 4, 128),
-     (257, 129, 40, 2, 4096)],
+    ("n", "m", "d", "k", "block", "threads"),
+    [(5, 7, 3, 1, 32, 1), (50, 37, 16, 4, 32, 2), (130, 70, 8, 3, 64, 3), (9, 9, 4, 9, 32, 1),
+     (600, 450, 48, 4, 128, 2), (257, 129, 40, 2, 4096, 2), (70, 90, 33, 40, 32, 2), (300, 1200, 64, 4, 512, 2)],
 )
-def test_screen_gives_exact_top_k_both_ways(kind, n, m, d, k, block) -> None:
+def test_screen_gives_exact_top_k_both_ways(kind, n, m, d, k, block, threads) -> None:
     x, y = _data(kind, np.random.default_rng(n + m + d), n, m, d)
-    got = screen.knn_both_screened(x, y, k, block=block)
+    got = screen.knn_both_screened(x, y, k, chunk=block, panel=block, threads=threads)
     assert got is not None
+    _assert_exact(x, y, k, got)
+
+
+def _assert_exact(x: np.ndarray, y: np.ndarray, k: int, got: tuple) -> None:
     for (sims, ids), (want_s, want_i) in zip((got[:2], got[2:]), (_truth(x, y, k), _truth(y, x, k)), strict=True):
         np.testing.assert_array_equal(ids, want_i)
         np.testing.assert_allclose(sims, want_s, rtol=0, atol=1e-7)
 
 
 @needs_kernel
+def test_screen_stays_exact_when_candidate_buffers_overflow(monkeypatch) -> None:
+    """All cosines within the screen's error of each other: every list's buffer fills and is re-scored."""
+    monkeypatch.setattr(screen, "MAX_CANDIDATES", 10**6)  # it would give up on such data
+    rng = np.random.default_rng(7)
+    base = rng.standard_normal(96).astype(np.float32)
+    x = base + 1e-4 * rng.standard_normal((200, 96)).astype(np.float32)
+    y = base + 1e-4 * rng.standard_normal((300, 96)).astype(np.float32)
+    got = screen.knn_both_screened(x, y, 3, chunk=64, panel=64, threads=2)
+    assert got is not None
+    _assert_exact(x, y, 3, got)
+
+
+@pytest.mark.parametrize("scale", [1.0, 1e-3, 1e3, 1e-19, 1e19])
+def test_faiss_inverse_norms_reproduce_normalize_l2_bit_for_bit(scale) -> None:
+    a = (np.random.default_rng(3).standard_normal((300, 77)) * scale).astype(np.float32)
+    a[5] = 0
+    np.testing.assert_array_equal(a * screen.faiss_inverse_norms(a)[:, None], normalized(a))
+
+
+@needs_kernel
 def test_screen_gives_up_when_too_many_entries_survive(monkeypatch) -> None:
     x, y = _data("duplicated", np.random.default_rng(0), 300, 300, 16)
     monkeypatch.setattr(screen, "MAX_CANDIDATES", 0)
-    assert screen.knn_both_screened(x, y, 4, block=64) is None
+    assert screen.knn_both_screened(x, y, 4, chunk=64) is None
+
+
+def test_screen_is_out_without_amx(monkeypatch) -> None:
+    class NoAmx:
+        def amx_ready(self) -> int:
+            return 0
+
+    monkeypatch.setattr(kernel, "load", lambda: NoAmx())
+    x, y = _data("gaussian", np.random.default_rng(4), 40, 30, 8)
+    assert screen.knn_both_screened(x, y, 2) is None
 
 
 def test_mining_falls_back_to_the_joint_pass_without_the_kernel(monkeypatch) -> None:

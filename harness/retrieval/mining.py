@@ -70,7 +70,8 @@ def mine_bitext(
     "screened" = `screen.knn_both_screened` (exact, bfloat16 screen: fast on CPUs with AMX; cosines in
     float64 rounded to float32, so the last bits and the order of neighbours within ~1e-6 of each other
     can differ from FAISS's float32 sums), falling back to `knn_both` where the screen is out.
-    For the joint pass `chunk_size` is rows of each side per similarity tile (default 4096).
+    For the joint pass `chunk_size` is rows of each side per similarity tile (default 4096); for the
+    screened pass, rows of x per chunk kept in cache.
     """
     if knn_backend not in KNN_BACKENDS:
         raise UserError(f"knn_backend: expected one of {', '.join(KNN_BACKENDS)}, got {knn_backend!r}")
@@ -90,7 +91,7 @@ def mine_bitext(
         from harness.retrieval.screen import knn_both_screened
 
         k_rows, block = check_joint_options(x, y, k, chunk_size)
-        both = knn_both_screened(x, y, k_rows, block=block)
+        both = knn_both_screened(x, y, k_rows, chunk=block)
         if both is not None:
             return mine_from_knn(both[:2], both[2:], margin=margin, mode=mode, threshold=threshold)
         knn_backend = "joint"

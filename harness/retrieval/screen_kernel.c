@@ -1,0 +1,397 @@
+/*
+ * Exact cosine kNN both ways behind a bfloat16 screen computed with AMX tiles (screen.py states the
+ * definition of the result and proves the bound e used here).
+ *
+ * Layout. Rows are normalised as faiss.normalize_L2 does (row * inv, inv from FAISS's squared norm) and
+ * rounded to bfloat16, in 16-row groups of [kp / 32] tiles of 16 x 32 values: x plainly (TDPBF16PS's A),
+ * y in the VNNI layout (B: pairs of consecutive dimensions per column). Rows are padded to a multiple of
+ * 32 and the width to kp, a multiple of 32, with zeros.
+ *
+ * Work. Each thread takes a range of 32-row blocks of x. For a 32 x 32 block of similarities, four tile
+ * accumulators hold the bfloat16 products (float32 sums); the block is stored to L1 and scanned against
+ * each row's and each column's screen threshold t. An entry that passes is buffered with its screened
+ * value, and the list's k largest screened values raise t to (k-th largest - 2e): k distinct entries have
+ * cosines >= that value + e. Buffered entries are re-scored exactly (float64 dot product of the float32-
+ * normalised rows, rounded to float32) only at the end, and only while still >= t, or when a buffer
+ * fills; re-scored entries join the list's exact top-k, which raises t to (its k-th best - e). So the
+ * entries that beat the running k-th best, about k ln(pool / k) per list, cost a buffer slot, not a
+ * re-scoring. Column lists are private to a thread and merged at the end. Loops are blocked so that a
+ * chunk of x stays in L3 and a panel of y in L2.
+ *
+ * Built without AMX (no __AMX_BF16__ under -march=native), knn_amx returns -2 and callers fall back.
+ */
+#define _GNU_SOURCE
+#include <math.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#if defined(__AMX_TILE__) && defined(__AMX_BF16__) && defined(__AVX512F__) && defined(__x86_64__)
+#include <immintrin.h>
+#define HAVE_AMX 1
+#else
+#define HAVE_AMX 0
+#endif
+
+#define TILE_VALUES 512 /* 16 rows x 32 bfloat16 */
+#define MIN_CAP 32      /* buffered candidates per list: max(MIN_CAP, 2k) */
+
+/* bfloat16 bits of a finite float, rounded to nearest even. */
+static inline uint16_t to_bf16(float f) {
+    uint32_t u;
+    memcpy(&u, &f, sizeof u);
+    u += 0x7FFFu + ((u >> 16) & 1u);
+    return (uint16_t)(u >> 16);
+}
+
+static inline float from_bf16(uint16_t b) {
+    uint32_t u = ((uint32_t)b) << 16;
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+
+/*
+ * Normalise rows (a[i][t] * inv[i], as FAISS does), round them to bfloat16 into out (the layout above;
+ * vnni = 1 for y), and record |rounded row| (hat) and |row - rounded row| (res) in float64. out holds
+ * [rows rounded up to 32][kp] values and must be zeroed by the caller.
+ */
+void pack_rows(const float *a, const float *inv, int64_t n, int d, int kp, int vnni, uint16_t *out,
+               double *hat, double *res) {
+    for (int64_t i = 0; i < n; i++) {
+        const float *row = a + i * d;
+        uint16_t *group = out + (i / 16) * (int64_t)kp * 16;
+        const int c = (int)(i % 16);
+        double h = 0.0, r = 0.0;
+        for (int t = 0; t < d; t++) {
+            const float v = row[t] * inv[i];
+            const uint16_t b = to_bf16(v);
+            const double back = (double)from_bf16(b), diff = (double)v - back;
+            h += back * back;
+            r += diff * diff;
+            uint16_t *tile = group + (t / 32) * TILE_VALUES;
+            if (vnni) tile[((t % 32) / 2) * 32 + c * 2 + t % 2] = b;
+            else tile[c * 32 + t % 32] = b;
+        }
+        hat[i] = sqrt(h);
+        res[i] = sqrt(r);
+    }
+}
+
+/* The largest float <= t. */
+static float round_down(double t) {
+    if (t == -INFINITY) return -INFINITY;
+    float f = (float)t;
+    if ((double)f > t) f = nextafterf(f, -INFINITY);
+    return f;
+}
+
+/* Insert (v, id) into a list sorted by (value desc, id asc), empty slots (id -1) last; 1 when it entered. */
+static int insert(float *vs, int64_t *is, int k, float v, int64_t id) {
+    if (!(is[k - 1] < 0 || v > vs[k - 1] || (v == vs[k - 1] && id < is[k - 1]))) return 0;
+    int p = k - 1;
+    while (p > 0 && (is[p - 1] < 0 || vs[p - 1] < v || (vs[p - 1] == v && is[p - 1] > id))) {
+        vs[p] = vs[p - 1];
+        is[p] = is[p - 1];
+        p--;
+    }
+    vs[p] = v;
+    is[p] = id;
+    return 1;
+}
+
+int amx_ready(void);
+
+#if HAVE_AMX
+
+#define ARCH_REQ_XCOMP_PERM 0x1023
+#define XFEATURE_XTILEDATA 18
+
+int amx_ready(void) { return syscall(SYS_arch_prctl, ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA) == 0; }
+
+typedef struct {
+    uint8_t palette_id;
+    uint8_t start_row;
+    uint8_t reserved[14];
+    uint16_t colsb[16];
+    uint8_t rows[16];
+} tile_config;
+
+/*
+ * float64 dot product of two rows normalised on the fly (a * ia, b * ib in float32, as FAISS), rounded to
+ * float32. Fixed order: 32 lanes (lane l sums dimensions t = l mod 32 in order), then a fixed tree.
+ * float32 x float32 products are exact in float64, so the fused multiply-add rounds once, like the sum.
+ */
+static float cosine(const float *a, float ia, const float *b, float ib, int d) {
+    __m512d acc[4] = {_mm512_setzero_pd(), _mm512_setzero_pd(), _mm512_setzero_pd(), _mm512_setzero_pd()};
+    const __m256 va = _mm256_set1_ps(ia), vb = _mm256_set1_ps(ib);
+    for (int t = 0; t < d; t += 32) {
+        for (int q = 0; q < 4; q++) {
+            const int left = d - t - 8 * q;
+            if (left <= 0) break;
+            const __mmask8 mask = left >= 8 ? 0xFF : (__mmask8)((1u << left) - 1);
+            const __m256 pa = _mm256_mul_ps(_mm256_maskz_loadu_ps(mask, a + t + 8 * q), va);
+            const __m256 pb = _mm256_mul_ps(_mm256_maskz_loadu_ps(mask, b + t + 8 * q), vb);
+            acc[q] = _mm512_fmadd_pd(_mm512_cvtps_pd(pa), _mm512_cvtps_pd(pb), acc[q]);
+        }
+    }
+    const __m512d s = _mm512_add_pd(_mm512_add_pd(acc[0], acc[1]), _mm512_add_pd(acc[2], acc[3]));
+    double l[8];
+    _mm512_storeu_pd(l, s);
+    return (float)(((l[0] + l[4]) + (l[1] + l[5])) + ((l[2] + l[6]) + (l[3] + l[7])));
+}
+
+/* Lists of one side (rows of x, or one thread's columns of y), each with its screen state. */
+typedef struct {
+    float *es;        /* [count][k] exact top-k cosines */
+    int64_t *ei;      /* [count][k] their ids on the other side (-1: empty) */
+    float *sv;        /* [count][k] the k largest screened values seen, descending */
+    float *t;         /* [count] screen threshold */
+    int32_t *nb;      /* [count] buffered candidates */
+    float *bs;        /* [count][cap] their screened values */
+    int32_t *bi;      /* [count][cap] their ids on the other side */
+    const double *err; /* [count] error bound e of each list's pairs */
+    int cap;
+} lists;
+
+typedef struct {
+    const float *x, *xinv, *y, *yinv;
+    const uint16_t *xb, *yb;
+    int64_t n, m;
+    int d, kp, k;
+    int64_t chunk_blocks, panel_blocks; /* 32-row blocks of x per chunk, 32-column blocks of y per panel */
+    int64_t b0, b1;                     /* this thread's 32-row blocks of x */
+    lists *rows;                        /* shared; this thread touches its own rows only */
+    lists cols;                         /* private to this thread */
+    int64_t scored, limit;              /* re-scorings done, and allowed before giving up */
+    int *give_up;
+} job;
+
+static int alloc_lists(lists *L, int64_t count, int k, float *es, int64_t *ei, const double *err) {
+    memset(L, 0, sizeof *L);
+    L->es = es, L->ei = ei, L->err = err, L->cap = 2 * k > MIN_CAP ? 2 * k : MIN_CAP;
+    L->sv = malloc((size_t)count * k * sizeof(float));
+    L->t = malloc((size_t)(count + 32) * sizeof(float));
+    L->nb = calloc((size_t)count, sizeof(int32_t));
+    L->bs = malloc((size_t)count * L->cap * sizeof(float));
+    L->bi = malloc((size_t)count * L->cap * sizeof(int32_t));
+    if (!L->sv || !L->t || !L->nb || !L->bs || !L->bi) return -1;
+    for (int64_t q = 0; q < count * k; q++) L->sv[q] = -INFINITY;
+    for (int64_t q = 0; q < count + 32; q++) L->t[q] = q < count ? -INFINITY : INFINITY; /* padding: never */
+    return 0;
+}
+
+static void free_lists(lists *L) { free(L->sv), free(L->t), free(L->nb), free(L->bs), free(L->bi); }
+
+/* Re-score the buffered candidates of list q that are >= floor into its exact list; -1 past the limit. */
+static int flush(job *J, lists *L, int64_t q, int is_row, float floor) {
+    const int k = J->k;
+    float *es = L->es + q * k;
+    int64_t *ei = L->ei + q * k;
+    for (int c = 0; c < L->nb[q]; c++) {
+        if (!(L->bs[q * L->cap + c] >= floor)) continue;
+        const int64_t o = L->bi[q * L->cap + c], i = is_row ? q : o, j = is_row ? o : q;
+        const float s = cosine(J->x + i * J->d, J->xinv[i], J->y + j * J->d, J->yinv[j], J->d);
+        if (++J->scored > J->limit) return -1;
+        insert(es, ei, k, s, o);
+    }
+    L->nb[q] = 0;
+    if (ei[k - 1] >= 0) {
+        const float t = round_down((double)es[k - 1] - L->err[q]);
+        if (t > L->t[q]) L->t[q] = t;
+    }
+    return 0;
+}
+
+/* Entry (q, o) with screened value v passed list q's threshold: buffer it and raise the threshold. */
+static int add(job *J, lists *L, int64_t q, int is_row, float v, int64_t o) {
+    const int k = J->k;
+    int32_t *nb = &L->nb[q];
+    float *bs = L->bs + q * L->cap;
+    int32_t *bi = L->bi + q * L->cap;
+    if (*nb == L->cap) { /* drop what the threshold now excludes; re-score when still half full */
+        int kept = 0;
+        for (int c = 0; c < L->cap; c++)
+            if (bs[c] >= L->t[q]) bs[kept] = bs[c], bi[kept] = bi[c], kept++;
+        *nb = kept;
+        if (kept > L->cap / 2 && flush(J, L, q, is_row, L->t[q]) < 0) return -1;
+    }
+    bs[*nb] = v, bi[*nb] = (int32_t)o, (*nb)++;
+    float *sv = L->sv + q * k;
+    if (v > sv[k - 1]) {
+        int p = k - 1;
+        while (p > 0 && sv[p - 1] < v) sv[p] = sv[p - 1], p--;
+        sv[p] = v;
+        if (sv[k - 1] > -INFINITY) {
+            const float t = round_down((double)sv[k - 1] - 2.0 * L->err[q]);
+            if (t > L->t[q]) L->t[q] = t;
+        }
+    }
+    return 0;
+}
+
+/* Scan one stored 32 x 32 block (rows i0.., columns j0..); 0, or -1 once the thread must give up. */
+static int scan(job *J, const float *blk, int64_t i0, int64_t j0) {
+    const int nr = J->n - i0 < 32 ? (int)(J->n - i0) : 32, nc = J->m - j0 < 32 ? (int)(J->m - j0) : 32;
+    const uint32_t valid = nc == 32 ? 0xFFFFFFFFu : ((1u << nc) - 1u);
+    lists *R = J->rows, *C = &J->cols;
+    for (int r = 0; r < nr; r++) {
+        const int64_t i = i0 + r;
+        const float *v = blk + r * 32;
+        const __m512 tr = _mm512_set1_ps(R->t[i]);
+        const __m512 v0 = _mm512_load_ps(v), v1 = _mm512_load_ps(v + 16);
+        const __m512 c0 = _mm512_loadu_ps(C->t + j0), c1 = _mm512_loadu_ps(C->t + j0 + 16);
+        uint32_t hits = (uint32_t)(_mm512_cmp_ps_mask(v0, tr, _CMP_GE_OQ) | _mm512_cmp_ps_mask(v0, c0, _CMP_GE_OQ)) |
+                        ((uint32_t)(_mm512_cmp_ps_mask(v1, tr, _CMP_GE_OQ) | _mm512_cmp_ps_mask(v1, c1, _CMP_GE_OQ)) << 16);
+        hits &= valid;
+        while (hits) {
+            const int j = __builtin_ctz(hits);
+            hits &= hits - 1;
+            const int64_t jj = j0 + j;
+            if (v[j] >= R->t[i] && add(J, R, i, 1, v[j], jj) < 0) return -1;
+            if (v[j] >= C->t[jj] && add(J, C, jj, 0, v[j], i) < 0) return -1;
+        }
+    }
+    return 0;
+}
+
+static void *work(void *arg) {
+    job *J = arg;
+    tile_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.palette_id = 1;
+    for (int t = 0; t < 8; t++) cfg.rows[t] = 16, cfg.colsb[t] = 64;
+    _tile_loadconfig(&cfg);
+    float blk[32 * 32] __attribute__((aligned(64)));
+    const int64_t group = (int64_t)J->kp * 16, col_blocks = (J->m + 31) / 32;
+    for (int64_t c0 = J->b0; c0 < J->b1; c0 += J->chunk_blocks) {
+        const int64_t c1 = c0 + J->chunk_blocks < J->b1 ? c0 + J->chunk_blocks : J->b1;
+        for (int64_t p0 = 0; p0 < col_blocks; p0 += J->panel_blocks) {
+            const int64_t p1 = p0 + J->panel_blocks < col_blocks ? p0 + J->panel_blocks : col_blocks;
+            for (int64_t xb = c0; xb < c1; xb++) {
+                const uint16_t *a0 = J->xb + 2 * xb * group, *a1 = a0 + group;
+                for (int64_t g = p0; g < p1; g++) {
+                    const uint16_t *b0 = J->yb + 2 * g * group, *b1 = b0 + group;
+                    _tile_zero(0);
+                    _tile_zero(1);
+                    _tile_zero(2);
+                    _tile_zero(3);
+                    for (int64_t o = 0; o < group; o += TILE_VALUES) {
+                        _tile_loadd(4, a0 + o, 64);
+                        _tile_loadd(5, a1 + o, 64);
+                        _tile_loadd(6, b0 + o, 64);
+                        _tile_loadd(7, b1 + o, 64);
+                        _tile_dpbf16ps(0, 4, 6);
+                        _tile_dpbf16ps(1, 4, 7);
+                        _tile_dpbf16ps(2, 5, 6);
+                        _tile_dpbf16ps(3, 5, 7);
+                    }
+                    _tile_stored(0, blk, 128);
+                    _tile_stored(1, blk + 16, 128);
+                    _tile_stored(2, blk + 16 * 32, 128);
+                    _tile_stored(3, blk + 16 * 32 + 16, 128);
+                    if (scan(J, blk, xb * 32, g * 32) < 0) goto stop;
+                }
+                if (__atomic_load_n(J->give_up, __ATOMIC_RELAXED)) goto release;
+            }
+        }
+    }
+    _tile_release();
+    /* the thresholds are final: re-score what is still above them */
+    for (int64_t i = J->b0 * 32; i < J->b1 * 32 && i < J->n; i++)
+        if (flush(J, J->rows, i, 1, J->rows->t[i]) < 0) goto stopped;
+    for (int64_t j = 0; j < J->m; j++)
+        if (flush(J, &J->cols, j, 0, J->cols.t[j]) < 0) goto stopped;
+    return NULL;
+stop:
+    __atomic_store_n(J->give_up, 1, __ATOMIC_RELAXED);
+release:
+    _tile_release();
+    return NULL;
+stopped:
+    __atomic_store_n(J->give_up, 1, __ATOMIC_RELAXED);
+    return NULL;
+}
+
+/*
+ * Top-k both ways. xb, yb: packed by pack_rows (x plain, y VNNI); ex, ey: error bound e of each row of
+ * x / y; x2y_s/x2y_i [n][k], y2x_s/y2x_i [m][k]: output lists, filled with (-inf, -1) by the caller.
+ * chunk, panel: rows of x per chunk and columns of y per panel (rounded down to multiples of 32).
+ * limit: re-scorings allowed per row and column of the inputs, on average. Returns the number of re-scorings, -1
+ * when it gave up, -2 when AMX (or memory) is not available. n and m must be below 2^31.
+ */
+int64_t knn_amx(const float *x, const float *xinv, int64_t n, const float *y, const float *yinv, int64_t m, int d,
+                const uint16_t *xb, const uint16_t *yb, const double *ex, const double *ey, int k, float *x2y_s,
+                int64_t *x2y_i, float *y2x_s, int64_t *y2x_i, int64_t chunk, int64_t panel, int threads,
+                int64_t limit) {
+    if (!amx_ready() || k < 1 || threads < 1 || n < 1 || m < 1 || n >= INT32_MAX || m >= INT32_MAX) return -2;
+    const int64_t row_blocks = (n + 31) / 32;
+    if (threads > row_blocks) threads = (int)row_blocks;
+    job *jobs = calloc((size_t)threads, sizeof(job));
+    pthread_t *tid = calloc((size_t)threads, sizeof(pthread_t));
+    int *started = calloc((size_t)threads, sizeof(int));
+    float **col_s = calloc((size_t)threads, sizeof(float *));
+    int64_t **col_i = calloc((size_t)threads, sizeof(int64_t *));
+    lists rows;
+    int give_up = 0;
+    int64_t total = -2;
+    memset(&rows, 0, sizeof rows);
+    if (!jobs || !tid || !started || !col_s || !col_i || alloc_lists(&rows, n, k, x2y_s, x2y_i, ex) < 0) goto out;
+    for (int t = 0; t < threads; t++) {
+        job *J = &jobs[t];
+        J->x = x, J->xinv = xinv, J->y = y, J->yinv = yinv, J->xb = xb, J->yb = yb;
+        J->n = n, J->m = m, J->d = d, J->kp = (d + 31) / 32 * 32, J->k = k;
+        J->chunk_blocks = chunk / 32 > 0 ? chunk / 32 : 1;
+        J->panel_blocks = panel / 32 > 0 ? panel / 32 : 1;
+        J->b0 = row_blocks * t / threads, J->b1 = row_blocks * (t + 1) / threads;
+        J->limit = limit * (n + m) * (J->b1 - J->b0) / row_blocks;
+        J->give_up = &give_up;
+        J->rows = &rows;
+        col_s[t] = malloc((size_t)m * k * sizeof(float));
+        col_i[t] = malloc((size_t)m * k * sizeof(int64_t));
+        if (!col_s[t] || !col_i[t] || alloc_lists(&J->cols, m, k, col_s[t], col_i[t], ey) < 0) goto out;
+        for (int64_t q = 0; q < m * k; q++) col_s[t][q] = -INFINITY, col_i[t][q] = -1;
+    }
+    for (int t = 1; t < threads; t++) started[t] = pthread_create(&tid[t], NULL, work, &jobs[t]) == 0;
+    work(&jobs[0]);
+    for (int t = 1; t < threads; t++) {
+        if (started[t]) pthread_join(tid[t], NULL);
+        else work(&jobs[t]);
+    }
+    if (give_up) {
+        total = -1;
+        goto out;
+    }
+    total = 0;
+    for (int t = 0; t < threads; t++) {
+        total += jobs[t].scored;
+        for (int64_t j = 0; j < m; j++)
+            for (int q = 0; q < k && col_i[t][j * k + q] >= 0; q++)
+                insert(y2x_s + j * k, y2x_i + j * k, k, col_s[t][j * k + q], col_i[t][j * k + q]);
+    }
+out:
+    for (int t = 0; jobs && t < threads; t++) free_lists(&jobs[t].cols);
+    for (int t = 0; col_s && t < threads; t++) free(col_s[t]);
+    for (int t = 0; col_i && t < threads; t++) free(col_i[t]);
+    free_lists(&rows);
+    free(jobs), free(tid), free(started), free(col_s), free(col_i);
+    return total;
+}
+
+#else
+
+int amx_ready(void) { return 0; }
+
+int64_t knn_amx(const float *x, const float *xinv, int64_t n, const float *y, const float *yinv, int64_t m, int d,
+                const uint16_t *xb, const uint16_t *yb, const double *ex, const double *ey, int k, float *x2y_s,
+                int64_t *x2y_i, float *y2x_s, int64_t *y2x_i, int64_t chunk, int64_t panel, int threads,
+                int64_t limit) {
+    (void)x, (void)xinv, (void)n, (void)y, (void)yinv, (void)m, (void)d, (void)xb, (void)yb, (void)ex, (void)ey;
+    (void)k, (void)x2y_s, (void)x2y_i, (void)y2x_s, (void)y2x_i, (void)chunk, (void)panel, (void)threads, (void)limit;
+    return -2;
+}
+
+#endif
