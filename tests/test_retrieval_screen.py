@@ -63,14 +63,20 @@ def _assert_exact(x: np.ndarray, y: np.ndarray, k: int, got: tuple) -> None:
         np.testing.assert_allclose(sims, want_s, rtol=0, atol=1e-7)
 
 
-@needs_kernel
-def test_screen_stays_exact_when_candidate_buffers_overflow(monkeypatch) -> None:
-    """All cosines within the screen's error of each other: every list's buffer fills and is re-scored."""
-    monkeypatch.setattr(screen, "MAX_CANDIDATES", 10**6)  # it would give up on such data
+def _near_ties() -> tuple[np.ndarray, np.ndarray]:
+    """Near-duplicate embeddings: every cosine lies within the screen's error of every other."""
     rng = np.random.default_rng(7)
     base = rng.standard_normal(96).astype(np.float32)
     x = base + 1e-4 * rng.standard_normal((200, 96)).astype(np.float32)
     y = base + 1e-4 * rng.standard_normal((300, 96)).astype(np.float32)
+    return x, y
+
+
+@needs_kernel
+def test_screen_stays_exact_when_candidate_buffers_overflow(monkeypatch) -> None:
+    """Every list's candidate buffer fills, is compacted and re-scored, again and again."""
+    monkeypatch.setattr(screen, "MAX_CANDIDATES", 10**6)  # by default it gives up on such data (next test)
+    x, y = _near_ties()
     got = screen.knn_both_screened(x, y, 3, chunk=64, panel=64, threads=2)
     assert got is not None
     _assert_exact(x, y, 3, got)
@@ -84,10 +90,9 @@ def test_faiss_inverse_norms_reproduce_normalize_l2_bit_for_bit(scale) -> None:
 
 
 @needs_kernel
-def test_screen_gives_up_when_too_many_entries_survive(monkeypatch) -> None:
-    x, y = _data("duplicated", np.random.default_rng(0), 300, 300, 16)
-    monkeypatch.setattr(screen, "MAX_CANDIDATES", 0)
-    assert screen.knn_both_screened(x, y, 4, chunk=64) is None
+def test_screen_gives_up_when_too_many_entries_survive() -> None:
+    x, y = _near_ties()
+    assert screen.knn_both_screened(x, y, 3, chunk=64, panel=64, threads=2) is None
 
 
 def test_screen_is_out_without_amx(monkeypatch) -> None:

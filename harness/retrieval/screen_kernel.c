@@ -10,13 +10,14 @@
  * Work. Each thread takes a range of 32-row blocks of x. For a 32 x 32 block of similarities, four tile
  * accumulators hold the bfloat16 products (float32 sums); the block is stored to L1 and scanned against
  * each row's and each column's screen threshold t. An entry that passes is buffered with its screened
- * value, and the list's k largest screened values raise t to (k-th largest - 2e): k distinct entries have
- * cosines >= that value + e. Buffered entries are re-scored exactly (float64 dot product of the float32-
- * normalised rows, rounded to float32) only at the end, and only while still >= t, or when a buffer
- * fills; re-scored entries join the list's exact top-k, which raises t to (its k-th best - e). So the
- * entries that beat the running k-th best, about k ln(pool / k) per list, cost a buffer slot, not a
- * re-scoring. Column lists are private to a thread and merged at the end. Loops are blocked so that a
- * chunk of x stays in L3 and a panel of y in L2.
+ * value, and the list's k largest screened values v_k raise t to v_k - 2e (k distinct entries have
+ * cosines >= v_k - e, so an entry able to enter has a screened value >= v_k - 2e). Buffered entries are
+ * re-scored exactly (float64 dot product of the float32-normalised rows, rounded to float32) only at the
+ * end, and only if still >= t, or when a buffer fills; re-scored entries join the list's exact top-k,
+ * which raises t to (its k-th best - e). So the entries that beat the running k-th best, about
+ * k ln(pool / k) per list, cost a buffer slot, not a re-scoring. Column lists are private to a thread;
+ * at the end their exact lists, screened top-k and thresholds are merged before the last re-scoring.
+ * Loops are blocked so that a chunk of x stays in L3 and a panel of y in L2.
  *
  * Built without AMX (no __AMX_BF16__ under -march=native), knn_amx returns -2 and callers fall back.
  */
@@ -191,8 +192,16 @@ static int flush(job *J, lists *L, int64_t q, int is_row, float floor) {
     const int k = J->k;
     float *es = L->es + q * k;
     int64_t *ei = L->ei + q * k;
-    for (int c = 0; c < L->nb[q]; c++) {
-        if (!(L->bs[q * L->cap + c] >= floor)) continue;
+    const float *other = is_row ? J->y : J->x;
+    int next = 0; /* the next candidate to re-score; its row is prefetched while this one is scored */
+    while (next < L->nb[q] && !(L->bs[q * L->cap + next] >= floor)) next++;
+    for (int c = next; c < L->nb[q]; c = next) {
+        next = c + 1;
+        while (next < L->nb[q] && !(L->bs[q * L->cap + next] >= floor)) next++;
+        if (next < L->nb[q]) {
+            const char *row = (const char *)(other + (int64_t)L->bi[q * L->cap + next] * J->d);
+            for (int64_t b = 0; b < (int64_t)J->d * 4; b += 64) _mm_prefetch(row + b, _MM_HINT_T0);
+        }
         const int64_t o = L->bi[q * L->cap + c], i = is_row ? q : o, j = is_row ? o : q;
         const float s = cosine(J->x + i * J->d, J->xinv[i], J->y + j * J->d, J->yinv[j], J->d);
         if (++J->scored > J->limit) return -1;
@@ -300,11 +309,9 @@ static void *work(void *arg) {
         }
     }
     _tile_release();
-    /* the thresholds are final: re-score what is still above them */
+    /* the rows' thresholds are final: re-score what is still above them (columns: finish_columns) */
     for (int64_t i = J->b0 * 32; i < J->b1 * 32 && i < J->n; i++)
         if (flush(J, J->rows, i, 1, J->rows->t[i]) < 0) goto stopped;
-    for (int64_t j = 0; j < J->m; j++)
-        if (flush(J, &J->cols, j, 0, J->cols.t[j]) < 0) goto stopped;
     return NULL;
 stop:
     __atomic_store_n(J->give_up, 1, __ATOMIC_RELAXED);
@@ -314,6 +321,66 @@ release:
 stopped:
     __atomic_store_n(J->give_up, 1, __ATOMIC_RELAXED);
     return NULL;
+}
+
+/* Columns [j0, j1) after every thread's sweep: merge the threads' lists, then re-score above the merged threshold. */
+typedef struct {
+    job *jobs;
+    int threads;
+    int64_t j0, j1;
+    float *out_s;
+    int64_t *out_i;
+    int64_t scored;
+} column_merge;
+
+static void *finish_columns(void *arg) {
+    column_merge *F = arg;
+    const job *J = &F->jobs[0];
+    const int k = J->k;
+    for (int64_t j = F->j0; j < F->j1; j++) {
+        float *es = F->out_s + j * k, best[64];
+        int64_t *ei = F->out_i + j * k;
+        float t = -INFINITY;
+        for (int q = 0; q < k; q++) best[q] = -INFINITY;
+        for (int w = 0; w < F->threads; w++) {
+            const lists *C = &F->jobs[w].cols;
+            for (int q = 0; q < k; q++) {
+                if (C->ei[j * k + q] >= 0) insert(es, ei, k, C->es[j * k + q], C->ei[j * k + q]);
+                const float v = C->sv[j * k + q]; /* the k largest screened values over all threads */
+                if (!(v > best[k - 1])) continue;
+                int p = k - 1;
+                while (p > 0 && best[p - 1] < v) best[p] = best[p - 1], p--;
+                best[p] = v;
+            }
+            if (C->t[j] > t) t = C->t[j];
+        }
+        const double err = J->cols.err[j];
+        if (best[k - 1] > -INFINITY && round_down((double)best[k - 1] - 2.0 * err) > t)
+            t = round_down((double)best[k - 1] - 2.0 * err);
+        if (ei[k - 1] >= 0 && round_down((double)es[k - 1] - err) > t) t = round_down((double)es[k - 1] - err);
+        for (int w = 0; w < F->threads; w++) {
+            const lists *C = &F->jobs[w].cols;
+            for (int c = 0; c < C->nb[j]; c++) {
+                if (!(C->bs[j * C->cap + c] >= t)) continue;
+                const int64_t i = C->bi[j * C->cap + c];
+                insert(es, ei, k, cosine(J->x + i * J->d, J->xinv[i], J->y + j * J->d, J->yinv[j], J->d), i);
+                F->scored++;
+            }
+        }
+    }
+    return NULL;
+}
+
+/* Run fn on each of count argument records (size bytes apart), one thread each; the caller runs the first. */
+static void run_parallel(void *(*fn)(void *), void *args, size_t size, int count) {
+    pthread_t tid[count];
+    int started[count];
+    for (int t = 1; t < count; t++) started[t] = pthread_create(&tid[t], NULL, fn, (char *)args + t * size) == 0;
+    fn(args);
+    for (int t = 1; t < count; t++) {
+        if (started[t]) pthread_join(tid[t], NULL);
+        else fn((char *)args + t * size);
+    }
 }
 
 /*
@@ -331,15 +398,14 @@ int64_t knn_amx(const float *x, const float *xinv, int64_t n, const float *y, co
     const int64_t row_blocks = (n + 31) / 32;
     if (threads > row_blocks) threads = (int)row_blocks;
     job *jobs = calloc((size_t)threads, sizeof(job));
-    pthread_t *tid = calloc((size_t)threads, sizeof(pthread_t));
-    int *started = calloc((size_t)threads, sizeof(int));
+    column_merge *merge = NULL;
     float **col_s = calloc((size_t)threads, sizeof(float *));
     int64_t **col_i = calloc((size_t)threads, sizeof(int64_t *));
     lists rows;
     int give_up = 0;
     int64_t total = -2;
     memset(&rows, 0, sizeof rows);
-    if (!jobs || !tid || !started || !col_s || !col_i || alloc_lists(&rows, n, k, x2y_s, x2y_i, ex) < 0) goto out;
+    if (!jobs || !col_s || !col_i || alloc_lists(&rows, n, k, x2y_s, x2y_i, ex) < 0) goto out;
     for (int t = 0; t < threads; t++) {
         job *J = &jobs[t];
         J->x = x, J->xinv = xinv, J->y = y, J->yinv = yinv, J->xb = xb, J->yb = yb;
@@ -355,29 +421,26 @@ int64_t knn_amx(const float *x, const float *xinv, int64_t n, const float *y, co
         if (!col_s[t] || !col_i[t] || alloc_lists(&J->cols, m, k, col_s[t], col_i[t], ey) < 0) goto out;
         for (int64_t q = 0; q < m * k; q++) col_s[t][q] = -INFINITY, col_i[t][q] = -1;
     }
-    for (int t = 1; t < threads; t++) started[t] = pthread_create(&tid[t], NULL, work, &jobs[t]) == 0;
-    work(&jobs[0]);
-    for (int t = 1; t < threads; t++) {
-        if (started[t]) pthread_join(tid[t], NULL);
-        else work(&jobs[t]);
-    }
+    run_parallel(work, jobs, sizeof(job), threads);
     if (give_up) {
         total = -1;
         goto out;
     }
-    total = 0;
+    if (!(merge = calloc((size_t)threads, sizeof(column_merge)))) goto out;
     for (int t = 0; t < threads; t++) {
-        total += jobs[t].scored;
-        for (int64_t j = 0; j < m; j++)
-            for (int q = 0; q < k && col_i[t][j * k + q] >= 0; q++)
-                insert(y2x_s + j * k, y2x_i + j * k, k, col_s[t][j * k + q], col_i[t][j * k + q]);
+        column_merge *F = &merge[t];
+        F->jobs = jobs, F->threads = threads, F->out_s = y2x_s, F->out_i = y2x_i;
+        F->j0 = m * t / threads, F->j1 = m * (t + 1) / threads;
     }
+    run_parallel(finish_columns, merge, sizeof(column_merge), threads);
+    total = 0;
+    for (int t = 0; t < threads; t++) total += jobs[t].scored + merge[t].scored;
 out:
     for (int t = 0; jobs && t < threads; t++) free_lists(&jobs[t].cols);
     for (int t = 0; col_s && t < threads; t++) free(col_s[t]);
     for (int t = 0; col_i && t < threads; t++) free(col_i[t]);
     free_lists(&rows);
-    free(jobs), free(tid), free(started), free(col_s), free(col_i);
+    free(jobs), free(merge), free(col_s), free(col_i);
     return total;
 }
 
