@@ -104,6 +104,15 @@ static int insert(float *vs, int64_t *is, int k, float v, int64_t id) {
     return 1;
 }
 
+/* Keep the k largest values seen in best[0..k) (descending); 1 when v entered. */
+static int keep_largest(float *best, int k, float v) {
+    if (!(v > best[k - 1])) return 0;
+    int p = k - 1;
+    while (p > 0 && best[p - 1] < v) best[p] = best[p - 1], p--;
+    best[p] = v;
+    return 1;
+}
+
 int amx_ready(void);
 
 #if HAVE_AMX
@@ -230,14 +239,9 @@ static int add(job *J, lists *L, int64_t q, int is_row, float v, int64_t o) {
     }
     bs[*nb] = v, bi[*nb] = (int32_t)o, (*nb)++;
     float *sv = L->sv + q * k;
-    if (v > sv[k - 1]) {
-        int p = k - 1;
-        while (p > 0 && sv[p - 1] < v) sv[p] = sv[p - 1], p--;
-        sv[p] = v;
-        if (sv[k - 1] > -INFINITY) {
-            const float t = round_down((double)sv[k - 1] - 2.0 * L->err[q]);
-            if (t > L->t[q]) L->t[q] = t;
-        }
+    if (keep_largest(sv, k, v) && sv[k - 1] > -INFINITY) {
+        const float t = round_down((double)sv[k - 1] - 2.0 * L->err[q]);
+        if (t > L->t[q]) L->t[q] = t;
     }
     return 0;
 }
@@ -346,11 +350,7 @@ static void *finish_columns(void *arg) {
             const lists *C = &F->jobs[w].cols;
             for (int q = 0; q < k; q++) {
                 if (C->ei[j * k + q] >= 0) insert(es, ei, k, C->es[j * k + q], C->ei[j * k + q]);
-                const float v = C->sv[j * k + q]; /* the k largest screened values over all threads */
-                if (!(v > best[k - 1])) continue;
-                int p = k - 1;
-                while (p > 0 && best[p - 1] < v) best[p] = best[p - 1], p--;
-                best[p] = v;
+                keep_largest(best, k, C->sv[j * k + q]); /* the k largest screened values over all threads */
             }
             if (C->t[j] > t) t = C->t[j];
         }
