@@ -75,7 +75,7 @@ def _near_ties() -> tuple[np.ndarray, np.ndarray]:
 @needs_kernel
 def test_screen_stays_exact_when_candidate_buffers_overflow(monkeypatch) -> None:
     """Every list's candidate buffer fills, is compacted and re-scored, again and again."""
-    monkeypatch.setattr(screen, "MAX_CANDIDATES", 10**6)  # by default it gives up on such data (next test)
+    monkeypatch.setattr(screen, "MAX_CANDIDATES", 10**6)  # by default it gives up on such data (see below)
     x, y = _near_ties()
     got = screen.knn_both_screened(x, y, 3, chunk=64, panel=64, threads=2)
     assert got is not None
