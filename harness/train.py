@@ -147,6 +147,19 @@ def task_weights(tasks: list[TrainTask], sampler: dict) -> dict[str, float]:
                             with_shares(sampler, tasks))
 
 
+def grad_scaler_state(accelerator: Any) -> dict[str, Any] | None:
+    """The fp16 loss scaler's state (scale, growth tracker), None without one (fp32, bf16)."""
+    scaler = getattr(accelerator, "scaler", None)
+    return None if scaler is None else scaler.state_dict()
+
+
+def restore_grad_scaler(accelerator: Any, state: dict[str, Any] | None) -> None:
+    """Resume the fp16 loss scale where the checkpoint left it (a fresh scaler would skip steps re-learning it)."""
+    scaler = getattr(accelerator, "scaler", None)
+    if scaler is not None and state:
+        scaler.load_state_dict(state)
+
+
 def mixed_precision(hp: Hparams) -> str:
     import torch
 
@@ -243,6 +256,7 @@ def train(
         scheduler.load_state_dict(saved["scheduler"])
         loop, best_state = LoopState(**saved["loop"]), saved["best_state"]
         set_rng_state(saved["rng"])
+        restore_grad_scaler(accelerator, saved.get("grad_scaler"))
         print(f"resuming from {checkpoint.path} at step {loop.steps} of {total_steps}", file=sys.stderr)
     unwrap = accelerator.unwrap_model
 
@@ -250,7 +264,8 @@ def train(
         if accelerator.is_main_process:
             checkpoint.save({"model": unwrap(model).state_dict(), "optimizer": optimizer.state_dict(),
                              "scheduler": scheduler.state_dict(), "loop": vars(loop), "best_state": best_state,
-                             "rng": rng_state(), "plan_length": len(plan), "total_steps": total_steps})
+                             "rng": rng_state(), "grad_scaler": grad_scaler_state(accelerator),
+                             "plan_length": len(plan), "total_steps": total_steps})
 
     model.train()
     with sigterm_flag() as term:

@@ -199,3 +199,34 @@ def test_warm_feature_cache_trains_exactly_like_cold(offline_world, tmp_path, mo
     reference = run(cold, 0)
     assert run(warm, 0) == reference, "the warm cache changed the trained weights"
     assert run(warm, 2) == reference, "the warm cache with DataLoader workers changed the trained weights"
+
+
+def test_fp16_loss_scale_survives_a_checkpoint(tmp_path):
+    """The fp16 loss scaler is saved and restored with the rest of the state (GPU only; a CPU scaler here)."""
+    import torch
+
+    from harness.checkpoint import Checkpointer
+    from harness.train import grad_scaler_state, restore_grad_scaler
+
+    class Fp16Accelerator:  # what the loop reads of accelerate's Accelerator under mixed_precision="fp16"
+        def __init__(self) -> None:
+            self.scaler = torch.amp.GradScaler("cpu", init_scale=2.0**16, growth_interval=3)
+
+    before = Fp16Accelerator()
+    weight = torch.nn.Parameter(torch.ones(2))
+    optimizer = torch.optim.SGD([weight], lr=0.1)
+    before.scaler.scale(weight.sum()).backward()
+    before.scaler.update(new_scale=1024.0)  # as if backed off after overflows
+    optimizer.zero_grad()
+    before.scaler.scale(weight.sum()).backward()
+    before.scaler.step(optimizer)
+    before.scaler.update()  # one good step counted toward the next growth
+    assert before.scaler.state_dict()["_growth_tracker"] == 1
+    checkpoint = Checkpointer(tmp_path / "checkpoint", stage="s", config="c")
+    checkpoint.save({"grad_scaler": grad_scaler_state(before)})
+    after = Fp16Accelerator()
+    restore_grad_scaler(after, checkpoint.load({})["grad_scaler"])
+    assert after.scaler.get_scale() == 1024.0
+    assert after.scaler.state_dict() == before.scaler.state_dict()
+    assert grad_scaler_state(object()) is None  # fp32 / bf16: nothing to save
+    restore_grad_scaler(object(), None)
