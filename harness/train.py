@@ -201,11 +201,12 @@ def _loss_window(running: list[float]) -> float | None:
 def _batch_iter(plan: list[tuple[str, list[int]]], start: int, by_name: dict[str, TrainTask], pad_id: int,
                 workers: int):
     """(task, collated batch) for plan[start:], collated in `workers` DataLoader processes when > 0."""
-    items = plan[start:]
+    items = [(position, *plan[position]) for position in range(start, len(plan))]
 
-    def collate(item: tuple[str, list[int]]) -> tuple[str, dict]:
-        task = by_name[item[0]]
-        return item[0], task.kind.collate([task.features[i] for i in item[1]], pad_id)
+    def collate(item: tuple[int, str, list[int]]) -> tuple[str, dict]:
+        position, name, rows = item
+        task = by_name[name]
+        return name, task.kind.collate_for_training([task.features[i] for i in rows], pad_id, position)
 
     if workers <= 0:
         return map(collate, items)

@@ -52,3 +52,20 @@ def test_pretrained_head_reused_and_tied(offline_world):
     assert logits.shape == (n_masked, len(tok))
     kind.loss(logits, batch).backward()
     assert encoder.get_input_embeddings().weight.grad is not None
+
+
+def test_training_masks_depend_on_the_batch_position_only():
+    """A resumed run (schedule started later) and loader workers see the masks of one uninterrupted run."""
+    from harness.train import TrainTask, _batch_iter
+
+    kind = MLMKind(mask_id=4, vocab_size=50, mlm_probability=0.3, seed=7)
+    features = [{"input_ids": torch.randint(5, 50, (12,)).tolist(), "special": [1] + [0] * 10 + [1], "example": i}
+                for i in range(24)]
+    plan = [("mlm", list(range(q, q + 4))) for q in range(0, 24, 4)] * 2  # two epochs over the same batches
+    tasks = {"mlm": TrainTask(name="mlm", kind=kind, features=features)}
+    whole = [batch for _, batch in _batch_iter(plan, 0, tasks, pad_id=1, workers=0)]
+    resumed = [batch for _, batch in _batch_iter(plan, 5, tasks, pad_id=1, workers=0)]
+    loaded = [batch for _, batch in _batch_iter(plan, 0, tasks, pad_id=1, workers=2)]
+    for got, want in [*zip(resumed, whole[5:], strict=True), *zip(loaded, whole, strict=True)]:
+        assert torch.equal(got["input_ids"], want["input_ids"]) and torch.equal(got["labels"], want["labels"])
+    assert not torch.equal(whole[0]["labels"], whole[6]["labels"])  # same rows, next epoch: fresh masks

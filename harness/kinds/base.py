@@ -41,6 +41,12 @@ class Kind:
         """Gold labels in the metric's format, or None when the split is unlabelled."""
         raise NotImplementedError
 
+    def collate_for_training(self, features: list[dict], pad_id: int, position: int) -> dict:
+        """The training batch at `position` of the schedule. Kinds whose collation draws random numbers
+        derive them from the position, so a resumed run, or any number of loader workers, sees the same
+        batches as one uninterrupted run."""
+        return self.collate(features, pad_id)
+
     def collate(self, features: list[dict], pad_id: int) -> dict:
         """Pad input_ids to the longest feature of the batch; copy every other int field as a tensor."""
         import torch

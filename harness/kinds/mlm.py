@@ -5,7 +5,9 @@ Columns: {"text": [sentences]}. A feature holds the token ids and which position
 selected token becomes <mask> 80% of the time, a random token 10%, and stays itself 10%. The loss is
 the cross-entropy on selected positions only, and the head only runs on those positions.
 
-Masks are drawn from a generator seeded at construction, so a run is deterministic for a given seed.
+Training batches draw their masks from a generator seeded by (seed, the batch's position in the schedule),
+so a resumed run and any number of loader workers mask exactly as one uninterrupted run; other batches
+(`collate`) draw from one generator seeded at construction.
 """
 
 from __future__ import annotations
@@ -110,7 +112,17 @@ class MLMKind(Kind):
         return [{"input_ids": ids, "special": sp, "example": i}
                 for i, (ids, sp) in enumerate(zip(enc["input_ids"], enc["special_tokens_mask"], strict=True))]
 
+    def collate_for_training(self, features: list[dict], pad_id: int, position: int) -> dict:
+        import numpy as np
+        import torch
+
+        seed = int(np.random.SeedSequence([self.seed, position]).generate_state(1, dtype=np.uint64)[0])
+        return self._collate(features, pad_id, torch.Generator().manual_seed(seed))
+
     def collate(self, features: list[dict], pad_id: int) -> dict:
+        return self._collate(features, pad_id, self.generator())
+
+    def _collate(self, features: list[dict], pad_id: int, generator: Any) -> dict:
         import torch
 
         width = max(len(f["input_ids"]) for f in features)
@@ -122,8 +134,7 @@ class MLMKind(Kind):
             ids[i, :n] = torch.tensor(f["input_ids"])
             special[i, :n] = torch.tensor(f["special"], dtype=torch.bool)
             attention[i, :n] = 1
-        inputs, labels = mask_tokens(ids, special, self.mask_id, self.vocab_size, self.mlm_probability,
-                                     self.generator())
+        inputs, labels = mask_tokens(ids, special, self.mask_id, self.vocab_size, self.mlm_probability, generator)
         return {"input_ids": inputs, "attention_mask": attention, "labels": labels}
 
     def build_head(self, hidden_size: int, task, hp: Hparams):
