@@ -5,14 +5,13 @@ from harness.spec import HFSource, TaskSpec
 NLI_LABELS = ("entailment", "neutral", "contradiction")
 FIELDS = {"id": "idx", "text_a": "premise", "text_b": "hypothesis", "label": "label"}
 
-MNLI_TRAIN = HFSource(
-    repo="nyu-mll/glue",
-    config="mnli",
-    split="train",
-    fields=FIELDS,
-    label_names=NLI_LABELS,
-    expected_rows={"en": 392702},
-)
+
+def _mnli(split: str, rows: int) -> HFSource:
+    return HFSource(repo="nyu-mll/glue", config="mnli", split=split, fields=FIELDS, label_names=NLI_LABELS,
+                    expected_rows={"en": rows})
+
+
+MNLI_TRAIN = _mnli("train", 392702)
 
 TASK = TaskSpec(
     name="mnli",
@@ -22,14 +21,7 @@ TASK = TaskSpec(
     score_metrics=("accuracy",),
     labels=NLI_LABELS,
     train=MNLI_TRAIN,
-    dev=HFSource(
-        repo="nyu-mll/glue",
-        config="mnli",
-        split="validation_matched",
-        fields=FIELDS,
-        label_names=NLI_LABELS,
-        expected_rows={"en": 9815},
-    ),
+    dev=_mnli("validation_matched", 9815),
     role="intermediate",
     hparams={"epochs": 2, "max_seq_length": 256},
     license="mixed (OANC, CC BY 3.0 and others; see the MultiNLI paper)",
