@@ -82,6 +82,8 @@ void pack_rows(const float *a, const float *inv, int64_t n, int d, int kp, int v
     }
 }
 
+#if HAVE_AMX
+
 /* The largest float <= t. */
 static float round_down(double t) {
     if (t == -INFINITY) return -INFINITY;
@@ -113,9 +115,6 @@ static int keep_largest(float *best, int k, float v) {
     return 1;
 }
 
-int amx_ready(void);
-
-#if HAVE_AMX
 
 #define ARCH_REQ_XCOMP_PERM 0x1023
 #define XFEATURE_XTILEDATA 18
@@ -196,26 +195,38 @@ static int alloc_lists(lists *L, int64_t count, int k, float *es, int64_t *ei, c
 
 static void free_lists(lists *L) { free(L->sv), free(L->t), free(L->nb), free(L->bs), free(L->bi); }
 
-/* Re-score the buffered candidates of list q that are >= floor into its exact list; -1 past the limit. */
+/*
+ * Re-score the candidates of list q buffered in L (row q of x when is_row, else column q of y) that are
+ * >= floor, and insert them into the exact list (es, ei); *scored counts them, -1 once it passes limit.
+ */
+static int rescore(const job *J, const lists *L, int64_t q, int is_row, float floor, float *es, int64_t *ei,
+                   int64_t *scored, int64_t limit) {
+    const float *bs = L->bs + q * L->cap, *other = is_row ? J->y : J->x;
+    const int32_t *bi = L->bi + q * L->cap;
+    const int nb = L->nb[q];
+    int next = 0; /* the next candidate to re-score; its row is prefetched while this one is scored */
+    while (next < nb && !(bs[next] >= floor)) next++;
+    for (int c = next; c < nb; c = next) {
+        next = c + 1;
+        while (next < nb && !(bs[next] >= floor)) next++;
+        if (next < nb) {
+            const char *row = (const char *)(other + (int64_t)bi[next] * J->d);
+            for (int64_t b = 0; b < (int64_t)J->d * 4; b += 64) _mm_prefetch(row + b, _MM_HINT_T0);
+        }
+        const int64_t o = bi[c], i = is_row ? q : o, j = is_row ? o : q;
+        const float s = cosine(J->x + i * J->d, J->xinv[i], J->y + j * J->d, J->yinv[j], J->d);
+        if (++*scored > limit) return -1;
+        insert(es, ei, J->k, s, o);
+    }
+    return 0;
+}
+
+/* Re-score list q's buffer into its own exact list, empty the buffer, raise the threshold; -1 past the limit. */
 static int flush(job *J, lists *L, int64_t q, int is_row, float floor) {
     const int k = J->k;
     float *es = L->es + q * k;
     int64_t *ei = L->ei + q * k;
-    const float *other = is_row ? J->y : J->x;
-    int next = 0; /* the next candidate to re-score; its row is prefetched while this one is scored */
-    while (next < L->nb[q] && !(L->bs[q * L->cap + next] >= floor)) next++;
-    for (int c = next; c < L->nb[q]; c = next) {
-        next = c + 1;
-        while (next < L->nb[q] && !(L->bs[q * L->cap + next] >= floor)) next++;
-        if (next < L->nb[q]) {
-            const char *row = (const char *)(other + (int64_t)L->bi[q * L->cap + next] * J->d);
-            for (int64_t b = 0; b < (int64_t)J->d * 4; b += 64) _mm_prefetch(row + b, _MM_HINT_T0);
-        }
-        const int64_t o = L->bi[q * L->cap + c], i = is_row ? q : o, j = is_row ? o : q;
-        const float s = cosine(J->x + i * J->d, J->xinv[i], J->y + j * J->d, J->yinv[j], J->d);
-        if (++J->scored > J->limit) return -1;
-        insert(es, ei, k, s, o);
-    }
+    if (rescore(J, L, q, is_row, floor, es, ei, &J->scored, J->limit) < 0) return -1;
     L->nb[q] = 0;
     if (ei[k - 1] >= 0) {
         const float t = round_down((double)es[k - 1] - L->err[q]);
@@ -306,24 +317,24 @@ static void *work(void *arg) {
                     _tile_stored(1, blk + 16, 128);
                     _tile_stored(2, blk + 16 * 32, 128);
                     _tile_stored(3, blk + 16 * 32 + 16, 128);
-                    if (scan(J, blk, xb * 32, g * 32) < 0) goto stop;
+                    if (scan(J, blk, xb * 32, g * 32) < 0) goto give_up;
                 }
-                if (__atomic_load_n(J->give_up, __ATOMIC_RELAXED)) goto release;
+                if (__atomic_load_n(J->give_up, __ATOMIC_RELAXED)) goto done;
             }
         }
     }
     _tile_release();
     /* the rows' thresholds are final: re-score what is still above them (columns: finish_columns) */
     for (int64_t i = J->b0 * 32; i < J->b1 * 32 && i < J->n; i++)
-        if (flush(J, J->rows, i, 1, J->rows->t[i]) < 0) goto stopped;
+        if (flush(J, J->rows, i, 1, J->rows->t[i]) < 0) {
+            __atomic_store_n(J->give_up, 1, __ATOMIC_RELAXED);
+            break;
+        }
     return NULL;
-stop:
+give_up:
     __atomic_store_n(J->give_up, 1, __ATOMIC_RELAXED);
-release:
+done:
     _tile_release();
-    return NULL;
-stopped:
-    __atomic_store_n(J->give_up, 1, __ATOMIC_RELAXED);
     return NULL;
 }
 
@@ -358,15 +369,8 @@ static void *finish_columns(void *arg) {
         if (best[k - 1] > -INFINITY && round_down((double)best[k - 1] - 2.0 * err) > t)
             t = round_down((double)best[k - 1] - 2.0 * err);
         if (ei[k - 1] >= 0 && round_down((double)es[k - 1] - err) > t) t = round_down((double)es[k - 1] - err);
-        for (int w = 0; w < F->threads; w++) {
-            const lists *C = &F->jobs[w].cols;
-            for (int c = 0; c < C->nb[j]; c++) {
-                if (!(C->bs[j * C->cap + c] >= t)) continue;
-                const int64_t i = C->bi[j * C->cap + c];
-                insert(es, ei, k, cosine(J->x + i * J->d, J->xinv[i], J->y + j * J->d, J->yinv[j], J->d), i);
-                F->scored++;
-            }
-        }
+        for (int w = 0; w < F->threads; w++)
+            rescore(J, &F->jobs[w].cols, j, 0, t, es, ei, &F->scored, INT64_MAX); /* no limit: the end */
     }
     return NULL;
 }
