@@ -28,7 +28,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from harness.errors import UserError
+from harness.errors import UserError, settings_error
 
 TASK_NAME = "mlm-continuation"
 
@@ -72,9 +72,7 @@ def parse_settings(settings: dict[str, Any], where: str = "settings") -> MLMSett
     try:
         return MLMSettings.model_validate(settings)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        loc = ".".join(str(p) for p in err["loc"])
-        raise UserError(f"{where}{'.' + loc if loc else ''}: {err['msg']} (mlm baseline)") from None
+        raise settings_error(exc, where, "mlm baseline") from None
 
 
 def check_settings(settings: dict[str, Any], where: str) -> None:

@@ -31,7 +31,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from harness.errors import UserError
+from harness.errors import UserError, settings_error
 
 
 class TaskTranslation(BaseModel):
@@ -69,10 +69,7 @@ def parse_settings(settings: dict[str, Any], where: str = "settings") -> Transla
     try:
         return TranslateTrainSettings.model_validate(settings)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        loc = ".".join(str(p) for p in err["loc"])
-        where = f"{where}.{loc}" if loc else where
-        raise UserError(f"{where}: {err['msg']} (translate_train baseline)") from None
+        raise settings_error(exc, where, "translate_train baseline") from None
 
 
 def check_settings(settings: dict[str, Any], where: str) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class UserError(Exception):
     """A problem the user can fix: printed as one line by the CLI, exit code 2, no traceback.
@@ -21,3 +23,15 @@ def did_you_mean(name: str, choices: list[str] | tuple[str, ...]) -> str:
         return f" (did you mean '{close[0]}'?)"
     shown = ", ".join(sorted(choices)[:12])
     return f" (known: {shown}{', ...' if len(choices) > 12 else ''})"
+
+
+def first_validation_error(exc: Any) -> tuple[str, str]:
+    """(dotted location, message) of a pydantic ValidationError's first error; location '' at the top level."""
+    err = exc.errors()[0]
+    return ".".join(str(p) for p in err["loc"]), err["msg"]
+
+
+def settings_error(exc: Any, where: str, owner: str) -> UserError:
+    """One line for invalid plugin settings: `where.location: message (owner)`."""
+    loc, msg = first_validation_error(exc)
+    return UserError(f"{where}{'.' + loc if loc else ''}: {msg} ({owner})")

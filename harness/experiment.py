@@ -31,7 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from harness import registry
 from harness.data.settings import DataSettings
-from harness.errors import UserError, did_you_mean
+from harness.errors import UserError, did_you_mean, first_validation_error
 from harness.hparams import check_names
 
 NONE_ARM = "none"
@@ -160,9 +160,8 @@ def load_experiment(path: str | Path) -> ExperimentConfig:
     try:
         config = ExperimentConfig.model_validate(expand_env(raw))
     except ValidationError as exc:
-        err = exc.errors()[0]
-        loc = ".".join(str(p) for p in err["loc"]) or "(top level)"
-        raise UserError(f"{path}: {loc}: {err['msg']}") from None
+        loc, msg = first_validation_error(exc)
+        raise UserError(f"{path}: {loc or '(top level)'}: {msg}") from None
     check_semantics(config, str(path))
     return config
 
