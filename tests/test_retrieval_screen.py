@@ -1,4 +1,5 @@
-"""The bfloat16 screen (`knn_both_screened`): exact top-k by float64 cosine, both ways, or a clean fallback.
+"""The int8 and bfloat16 screens (`knn_both_screened`): exact top-k by float64 cosine, both ways, or a clean
+fallback.
 
 The kernel needs a C compiler and a CPU with AMX; where either is missing these tests that run it skip,
 and the fallback tests still run.
@@ -44,15 +45,16 @@ def _data(kind: str, rng: np.random.Generator, n: int, m: int, d: int) -> tuple[
 
 
 @needs_kernel
+@pytest.mark.parametrize("precision", ["int8", "bf16"])
 @pytest.mark.parametrize("kind", ["gaussian", "anisotropic", "planted", "duplicated", "zero rows"])
 @pytest.mark.parametrize(
     ("n", "m", "d", "k", "block", "threads"),
     [(5, 7, 3, 1, 32, 1), (50, 37, 16, 4, 32, 2), (130, 70, 8, 3, 64, 3), (9, 9, 4, 9, 32, 1),
      (600, 450, 48, 4, 128, 2), (257, 129, 40, 2, 4096, 2), (70, 90, 33, 40, 32, 2), (300, 1200, 64, 4, 512, 2)],
 )
-def test_screen_gives_exact_top_k_both_ways(kind, n, m, d, k, block, threads) -> None:
+def test_screen_gives_exact_top_k_both_ways(precision, kind, n, m, d, k, block, threads) -> None:
     x, y = _data(kind, np.random.default_rng(n + m + d), n, m, d)
-    got = screen.knn_both_screened(x, y, k, chunk=block, panel=block, threads=threads)
+    got = screen.knn_both_screened(x, y, k, precision=precision, chunk=block, panel=block, threads=threads)
     assert got is not None
     _assert_exact(x, y, k, got)
 
@@ -73,11 +75,12 @@ def _near_ties() -> tuple[np.ndarray, np.ndarray]:
 
 
 @needs_kernel
-def test_screen_stays_exact_when_candidate_buffers_overflow(monkeypatch) -> None:
+@pytest.mark.parametrize("precision", ["int8", "bf16"])
+def test_screen_stays_exact_when_candidate_buffers_overflow(monkeypatch, precision) -> None:
     """Every list's candidate buffer fills, is compacted and re-scored, again and again."""
-    monkeypatch.setattr(screen, "MAX_CANDIDATES", 10**6)  # by default it gives up on such data (see below)
+    monkeypatch.setattr(screen, "MAX_CANDIDATES", {"bf16": 10**6, "int8": 10**6})  # by default it gives up here
     x, y = _near_ties()
-    got = screen.knn_both_screened(x, y, 3, chunk=64, panel=64, threads=2)
+    got = screen.knn_both_screened(x, y, 3, precision=precision, chunk=64, panel=64, threads=2)
     assert got is not None
     _assert_exact(x, y, 3, got)
 
@@ -90,9 +93,78 @@ def test_faiss_inverse_norms_reproduce_normalize_l2_bit_for_bit(scale) -> None:
 
 
 @needs_kernel
-def test_screen_gives_up_when_too_many_entries_survive() -> None:
+@pytest.mark.parametrize("precision", ["auto", "int8", "bf16"])
+def test_screen_gives_up_when_too_many_entries_survive(precision) -> None:
     x, y = _near_ties()
-    assert screen.knn_both_screened(x, y, 3, chunk=64, panel=64, threads=2) is None
+    assert screen.knn_both_screened(x, y, 3, precision=precision, chunk=64, panel=64, threads=2) is None
+
+
+@needs_kernel
+def test_auto_takes_bf16_when_the_int8_screen_gives_up(monkeypatch) -> None:
+    monkeypatch.setattr(screen, "choose_precision", lambda *args: "int8")
+    monkeypatch.setattr(screen, "MAX_CANDIDATES", {"int8": -10, "bf16": 32})  # int8: out at its first re-scoring
+    x, y = _data("planted", np.random.default_rng(5), 300, 200, 40)
+    got = screen.knn_both_screened(x, y, 4, chunk=64, panel=64)
+    assert got is not None
+    _assert_exact(x, y, 4, got)
+
+
+def _with_outlier_dimensions(x: np.ndarray, y: np.ndarray, factor: float) -> tuple[np.ndarray, np.ndarray]:
+    """A few dimensions far larger than the rest, as in many transformer encoders' hidden states."""
+    x, y = x.copy(), y.copy()
+    x[:, [1, 7]] *= factor
+    y[:, [1, 7]] *= factor
+    return x, y
+
+
+@needs_kernel
+def test_precision_choice_follows_the_expected_rescorings(monkeypatch) -> None:
+    """Spread-out values quantise well to int8; outlier dimensions make its bound loose, so bf16 is chosen.
+
+    RESCORE_FLOPS is lowered so that int8 pays off on this small pool (it is measured for pools of ~10k+).
+    """
+    monkeypatch.setattr(screen, "RESCORE_FLOPS", 1e4)
+    lib = kernel.load()
+    rng = np.random.default_rng(6)
+    centres = rng.standard_normal((8, 64)).astype(np.float32)
+    spread = [centres[rng.integers(0, 8, 4000)] + rng.standard_normal((4000, 64)).astype(np.float32)
+              for _ in range(2)]
+    chosen, expected = {}, {}
+    for name, (x, y) in {"spread": spread, "outliers": _with_outlier_dimensions(*spread, 30.0)}.items():
+        x_inv, y_inv = screen.faiss_inverse_norms(x), screen.faiss_inverse_norms(y)
+        xs, ys = screen._pack_both(lib, x, x_inv, y, y_inv, "int8")
+        int8, bf16 = expected[name] = screen.expected_rescorings(x, x_inv, y, y_inv, 4, xs, ys)
+        assert int8 >= bf16 >= 1  # a looser bound never lets fewer entries through; the k-th best is one
+        chosen[name] = screen.choose_precision(x, x_inv, y, y_inv, 4, xs, ys)
+    assert chosen == {"spread": "int8", "outliers": "bf16"}
+    assert expected["outliers"][0] > 10 * expected["spread"][0]
+
+
+@needs_kernel
+@pytest.mark.parametrize("precision", ["int8", "bf16"])
+@pytest.mark.parametrize("vnni", [False, True])
+def test_packed_rows_unpack_to_the_rounded_rows_and_their_norms(precision, vnni) -> None:
+    """The tile layouts, the int8 scales and codes, and |rounded row|, |row - rounded row| that the bound uses."""
+    rng = np.random.default_rng(8)
+    a = rng.standard_normal((37, 100)).astype(np.float32) * rng.uniform(0.1, 10, (37, 1)).astype(np.float32)
+    a[4] = 0
+    inv = screen.faiss_inverse_norms(a)
+    got = screen._Packed(kernel.load(), a, inv, vnni, precision == "int8")
+    rows, t = np.arange(37)[:, None], np.arange(100)[None, :]
+    per, unit = (64, 4) if precision == "int8" else (32, 2)  # values per tile row; values per VNNI unit
+    inside = (t % per) // unit * 16 * unit + rows % 16 * unit + t % unit if vnni else rows % 16 * per + t % per
+    flat = got.packed.reshape(-1)[(rows // 16) * got.packed.shape[1] * 16 + (t // per) * 16 * per + inside]
+    v = (a * inv[:, None]).astype(np.float64)
+    if precision == "int8":
+        assert np.abs(flat.astype(np.int64)).max() <= 127
+        np.testing.assert_array_equal(got.scale[:37], (np.abs(a * inv[:, None]).max(axis=1) / 127).astype(np.float32))
+        back = got.scale[:37, None].astype(np.float64) * flat
+        assert np.all(np.abs(back - v) <= got.scale[:37, None] * (0.5 + 1e-6))
+    else:
+        back = (flat.astype(np.uint32) << 16).view(np.float32).astype(np.float64)
+        assert np.all(np.abs(back - v) <= np.abs(v) * 2.0**-8)
+    np.testing.assert_allclose(got.hat, np.linalg.norm(back, axis=1), rtol=1e-12)
+    np.testing.assert_allclose(got.res, np.linalg.norm(v - back, axis=1), rtol=1e-9, atol=1e-300)
 
 
 def test_screen_is_out_without_amx(monkeypatch) -> None:

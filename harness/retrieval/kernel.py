@@ -1,8 +1,8 @@
-"""The C kernel of the bfloat16 screen (`screen_kernel.c`, used by `screen.py`), compiled on first use.
+"""The C kernel of the int8/bfloat16 screen (`screen_kernel.c`, used by `screen.py`), compiled on first use.
 
-Why C: the screen multiplies bfloat16 tiles with AMX and scans each 32 x 32 block of similarities while it
-is in L1, re-scoring and inserting the few entries that may enter a top-k list; neither numpy nor torch can
-fuse those steps, and materialising the similarity tiles costs more than the products. The library is
+Why C: the screen multiplies int8 or bfloat16 tiles with AMX and scans each 32 x 32 block of similarities
+while it is in L1, re-scoring and inserting the few entries that may enter a top-k list; neither numpy nor
+torch can fuse those steps, and materialising the similarity tiles costs more than the products. The library is
 built with `$CC` (default `cc`) for the local CPU (-march=native) into `$XSTILTS_KERNEL_CACHE` (default
 `~/.cache/xstilts/kernels`), keyed by the source, the compiler, the flags and the CPU's flags, and loaded
 with ctypes. `load()` returns None when no compiler is available or the build fails; built on a CPU
@@ -71,9 +71,9 @@ def load() -> ctypes.CDLL | None:
         return None
     ptr, i32, i64 = ctypes.c_void_p, ctypes.c_int, ctypes.c_int64
     lib.amx_ready.argtypes, lib.amx_ready.restype = [], i32
-    lib.pack_rows.argtypes = [ptr, ptr, i64, i32, i32, i32, ptr, ptr, ptr]
+    lib.pack_rows.argtypes = [ptr, ptr, i64, i32, i32, i32, i32, ptr, ptr, ptr, ptr]
     lib.pack_rows.restype = None
-    lib.knn_amx.argtypes = [ptr, ptr, i64, ptr, ptr, i64, i32, ptr, ptr, ptr, ptr, i32, ptr, ptr, ptr, ptr,
-                            i64, i64, i32, i64]
+    lib.knn_amx.argtypes = [ptr, ptr, i64, ptr, ptr, i64, i32, ptr, ptr, i32, ptr, ptr, ptr, ptr, i32, ptr, ptr,
+                            ptr, ptr, i64, i64, i32, i64]
     lib.knn_amx.restype = i64
     return lib

@@ -1,9 +1,12 @@
-"""Exact cosine kNN both ways behind a bfloat16 screen (CPUs with AMX), re-ranked in float64.
+"""Exact cosine kNN both ways behind an int8 or bfloat16 screen (CPUs with AMX), re-ranked in float64.
 
-Why: mining's cost is the similarity matrix. AMX multiplies bfloat16 tiles with float32 sums several
-times faster than float32 sgemm, but the products are only accurate to about 1e-3. The screen uses them
-only to discard entries that provably cannot be among the top k; every entry that survives is re-scored
-exactly, so the neighbours are exact.
+Why: mining's cost is the similarity matrix. AMX multiplies int8 tiles (exact int32 sums) twice as fast as
+bfloat16 tiles (float32 sums), and those several times faster than float32 sgemm, but the products are only
+accurate to about 2e-2 (int8) or 4e-3 (bfloat16). The screen uses them only to discard entries that provably
+cannot be among the top k; every entry that survives is re-scored exactly, so the neighbours are exact.
+int8 halves the tile work but lets about four times as many entries through to re-scoring; "auto" picks
+the cheaper by a cost model (`choose_precision`), so int8 on large pools of well-spread embeddings and
+bfloat16 where a few outlier dimensions make the int8 bound loose.
 
 Definition of the result: the cosine of a pair is the float64 dot product of the two rows as
 L2-normalised in float32 by FAISS (`faiss.normalize_L2`, LASER's step; reproduced bit for bit from FAISS's
@@ -11,10 +14,13 @@ squared norms), rounded to float32; each row's and each column's top-k by (cosin
 ascending). This is `knn_both`'s definition except that `knn_both` takes sgemm's float32 sums, which
 differ from these in the last bits.
 
-The bound. For float32-normalised rows x, y with bfloat16 roundings x^, y^ and residuals dx = x - x^:
-    |x.y - fl(x^.y^)| <= |x^||dy| + |dx||y^| + |dx||dy| + g_d |x^||y^|   =: e
-(Cauchy-Schwarz on the three residual products; g_d = d u / (1 - d u) bounds float32 accumulation in any
-order; u = 2^-22, twice float32's unit roundoff, so the bound holds whatever rounding the tile unit uses).
+The bound. For float32-normalised rows x, y with roundings x^, y^ and residuals dx = x - x^:
+    |x.y - s(x^.y^)| <= |x^||dy| + |dx||y^| + |dx||dy| + g |x^||y^|   =: e
+(Cauchy-Schwarz on the three residual products). bfloat16: x^ rounds each value, s is float32
+accumulation in any order, g = d u / (1 - d u) with u = 2^-22, twice float32's unit roundoff, so the bound
+holds whatever rounding the tile unit uses. int8: x^ = scale * q with q = round(x / scale) in [-127, 127]
+and scale = max |x| / 127 per row; the int32 sum q_x.q_y is exact and s rounds three times (int32 to
+float32, scale_x * scale_y, the product), g = 3u. |x^| and |dx| are computed per row in float64.
 Bounds use per-row norms and the other side's maxima, plus 1e-6 for the float32 rounding of re-scored
 cosines and for values AMX flushes to zero. An entry that can still enter a list whose k-th best cosine
 is L has a screened value >= L - e: that is its threshold. A list not yet full takes the threshold that
@@ -38,37 +44,123 @@ import numpy as np
 
 from harness.retrieval import kernel
 
-MAX_CANDIDATES = 32  # average entries re-scored per row and column, beyond 2k, before the screen gives up
+PRECISIONS = ("auto", "int8", "bf16")
+# average entries re-scored per row and column, beyond 2k, before the screen gives up
+MAX_CANDIDATES = {"bf16": 32, "int8": 96}
+# one exact re-scoring (a float64 dot product of two rows fetched from memory) costs about as long as this
+# many flops of bfloat16 tile products: 4e5 to 8e5 measured from the int8/bf16 crossover at 5k and 15k rows
+RESCORE_FLOPS = 6e5
+SAMPLE = 32  # rows of each side that choose_precision scores
 PANEL = 512  # columns of y per panel: 512 x 768 bfloat16 = 768 KiB, kept in L2
 _SLACK = 1e-6  # float32 rounding of a re-scored cosine (<= 2^-24), flushed denormals, float64 error
 _UNIT = 2.0**-22  # twice float32's unit roundoff (see the module docstring)
 
 
 def knn_both_screened(
-    x: np.ndarray, y: np.ndarray, k: int, *, chunk: int = 4096, panel: int = PANEL, threads: int | None = None
+    x: np.ndarray,
+    y: np.ndarray,
+    k: int,
+    *,
+    precision: str = "auto",
+    chunk: int = 4096,
+    panel: int = PANEL,
+    threads: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
     """Exact top-k both ways (x2y_sims, x2y_ids, y2x_sims, y2x_ids), or None when the screen is out.
 
     None: no C compiler or no AMX, k above `kernel.MAX_K`, or more than `MAX_CANDIDATES` + 2k re-scorings
     per row and column. Inputs must be checked already (finite 2-D floats, same width, k <= both pools).
-    `chunk`: rows of x per chunk (kept in L3); `panel`: columns of y per panel (kept in L2); both are
-    rounded down to multiples of 32. `threads`: default FAISS's OpenMP thread count.
+    `precision`: the screen's tile products, "int8" (twice the tile rate, a looser bound), "bf16", or
+    "auto": the cheaper by `choose_precision`, then the other one if the screen gives up. `chunk`: rows of x
+    per chunk (kept in L3); `panel`: columns of y per panel (kept in L2); both are rounded down to multiples
+    of 32. `threads`: default FAISS's OpenMP thread count.
     """
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision: expected one of {', '.join(PRECISIONS)}, got {precision!r}")
     lib = kernel.load()
     if lib is None or k > kernel.MAX_K or not lib.amx_ready():
         return None
     x = np.ascontiguousarray(x, dtype=np.float32)
     y = np.ascontiguousarray(y, dtype=np.float32)
-    (n, d), m = x.shape, y.shape[0]
+    x_inv, y_inv = faiss_inverse_norms(x), faiss_inverse_norms(y)
+    order = ["int8", "bf16"] if precision == "auto" else [precision]
+    for p in order:
+        packed = _pack_both(lib, x, x_inv, y, y_inv, p)
+        if precision == "auto" and p == "int8" and choose_precision(x, x_inv, y, y_inv, k, *packed) == "bf16":
+            continue
+        found = _screen(lib, x, y, k, packed, p, chunk, panel, threads or _threads())
+        if found is not None:
+            return found
+    return None
+
+
+def choose_precision(
+    x: np.ndarray, x_inv: np.ndarray, y: np.ndarray, y_inv: np.ndarray, k: int, xs: _Packed, ys: _Packed
+) -> str:
+    """"int8" or "bf16", whichever the cost model expects to be faster, given the int8-packed sides.
+
+    Model: per list, tile products cost 2 m d flops in bfloat16 and half that in int8 (m: the mean pool),
+    and each re-scoring costs `RESCORE_FLOPS` (`expected_rescorings` estimates their number).
+    """
+    int8, bf16 = expected_rescorings(x, x_inv, y, y_inv, k, xs, ys)
+    saved_flops = (x.shape[0] + y.shape[0]) / 2 * x.shape[1]
+    return "int8" if (int8 - bf16) * RESCORE_FLOPS < saved_flops else "bf16"
+
+
+def expected_rescorings(
+    x: np.ndarray, x_inv: np.ndarray, y: np.ndarray, y_inv: np.ndarray, k: int, xs: _Packed, ys: _Packed
+) -> tuple[float, float]:
+    """Re-scorings per list expected with the int8 and the bfloat16 screen: the entries within e (each
+    precision's bound) of the k-th best cosine, averaged over `SAMPLE` rows of each side (float32)."""
+    d = x.shape[1]
+    e_bf16 = 2 * 2.0**-9 + 2.0**-18 + _gamma(d, "bf16") + _SLACK  # the bound for unit rows, |dx| <= 2^-9 |x|
+    e_int8 = (xs.error(ys, _gamma(d, "int8")), ys.error(xs, _gamma(d, "int8")))
+    int8 = bf16 = 0.0
+    for a, a_inv, b, b_inv, e in ((x, x_inv, y, y_inv, e_int8[0]), (y, y_inv, x, x_inv, e_int8[1])):
+        rows = np.unique(np.linspace(0, a.shape[0] - 1, SAMPLE).astype(np.int64))
+        sims, scale = _cosines(a[rows] * a_inv[rows, None], b, b_inv)
+        rank = max(1, min(sims.shape[1], round(k / scale)))  # the k-th best of all ~ this rank in the quarter
+        kth = np.partition(sims, sims.shape[1] - rank, axis=1)[:, -rank]
+        int8 += scale * float((sims >= (kth - e[rows])[:, None]).sum(axis=1).mean()) / 2
+        bf16 += scale * float((sims >= (kth - e_bf16)[:, None]).sum(axis=1).mean()) / 2
+    return int8, bf16
+
+
+def _cosines(q: np.ndarray, b: np.ndarray, b_inv: np.ndarray, blocks: int = 8) -> tuple[np.ndarray, float]:
+    """float32 cosines (an estimate) of normalised rows q against a quarter of b's rows (`blocks` runs
+    spread over b, so that only they are read), and the factor from that quarter to all of b."""
+    m = b.shape[0]
+    size = max(1, m // (4 * blocks))
+    starts = np.unique(np.linspace(0, m - size, blocks).astype(np.int64))
+    parts = [(q @ b[s : s + size].T) * b_inv[None, s : s + size] for s in starts]
+    sims = np.concatenate(parts, axis=1)
+    return sims, m / sims.shape[1]
+
+
+def _pack_both(lib: object, x, x_inv, y, y_inv, precision: str) -> tuple[_Packed, _Packed]:
     with ThreadPoolExecutor(max_workers=2) as pool:  # the kernel releases the GIL
-        xs, ys = pool.map(lambda side: _Packed(lib, *side), ((x, False), (y, True)))
-    gamma = d * _UNIT / (1 - d * _UNIT)
+        return tuple(pool.map(lambda side: _Packed(lib, *side, precision == "int8"),
+                              ((x, x_inv, False), (y, y_inv, True))))
+
+
+def _gamma(d: int, precision: str) -> float:
+    """Relative error of the tile sums: float32 accumulation over d terms (bf16); int8 sums are exact and
+    only three roundings remain (int32 to float32, scale x scale, and the product)."""
+    return 3 * _UNIT if precision == "int8" else d * _UNIT / (1 - d * _UNIT)
+
+
+def _screen(lib, x, y, k, packed, precision, chunk, panel, threads):
+    """One run of the kernel; None when it gives up."""
+    xs, ys = packed
+    (n, d), m = x.shape, y.shape[0]
+    gamma = _gamma(d, precision)
     x2y_s = np.full((n, k), -np.inf, dtype=np.float32)
     x2y_i = np.full((n, k), -1, dtype=np.int64)
     y2x_s = np.full((m, k), -np.inf, dtype=np.float32)
     y2x_i = np.full((m, k), -1, dtype=np.int64)
-    args = (x, xs.inv, n, y, ys.inv, m, d, xs.bf16, ys.bf16, xs.error(ys, gamma), ys.error(xs, gamma), k,
-            x2y_s, x2y_i, y2x_s, y2x_i, chunk, panel, threads or _threads(), MAX_CANDIDATES + 2 * k)
+    args = (x, xs.inv, n, y, ys.inv, m, d, xs.packed, ys.packed, int(precision == "int8"), xs.scale, ys.scale,
+            xs.error(ys, gamma), ys.error(xs, gamma), k, x2y_s, x2y_i, y2x_s, y2x_i, chunk, panel, threads,
+            MAX_CANDIDATES[precision] + 2 * k)
     if lib.knn_amx(*(_pointer(a) for a in args)) < 0:
         return None
     return x2y_s, x2y_i, y2x_s, y2x_i
@@ -77,13 +169,19 @@ def knn_both_screened(
 class _Packed:
     """One side: FAISS's inverse norms, the bfloat16 rows in the kernel's layout, and the norms the bound needs."""
 
-    def __init__(self, lib: object, a: np.ndarray, vnni: bool) -> None:
+    def __init__(self, lib: object, a: np.ndarray, inv: np.ndarray, vnni: bool, int8: bool) -> None:
         n, d = a.shape
-        self.inv = faiss_inverse_norms(a)
-        self.bf16 = np.zeros((-(-n // 32) * 32, -(-d // 32) * 32), dtype=np.uint16)
-        self.hat = np.empty(n, dtype=np.float64)  # |bfloat16 row|
-        self.res = np.empty(n, dtype=np.float64)  # |normalised row - bfloat16 row|
-        args = (a, self.inv, n, d, self.bf16.shape[1], int(vnni), self.bf16, self.hat, self.res)
+        rows = -(-n // 32) * 32
+        self.inv = inv
+        if int8:
+            self.packed = np.zeros((rows, -(-d // 64) * 64), dtype=np.int8)
+        else:
+            self.packed = np.zeros((rows, -(-d // 32) * 32), dtype=np.uint16)
+        self.scale = np.zeros(rows, dtype=np.float32)  # int8: each row's scale (zero past n)
+        self.hat = np.empty(n, dtype=np.float64)  # |rounded row|
+        self.res = np.empty(n, dtype=np.float64)  # |normalised row - rounded row|
+        args = (a, self.inv, n, d, self.packed.shape[1], int(vnni), int(int8), self.packed, self.scale, self.hat,
+                self.res)
         lib.pack_rows(*(_pointer(v) for v in args))
 
     def error(self, other: _Packed, gamma: float) -> np.ndarray:

@@ -1,25 +1,30 @@
 /*
- * Exact cosine kNN both ways behind a bfloat16 screen computed with AMX tiles (screen.py states the
- * definition of the result and proves the bound e used here).
+ * Exact cosine kNN both ways behind an int8 or bfloat16 screen computed with AMX tiles (screen.py states
+ * the definition of the result and proves the bound e used here).
  *
  * Layout. Rows are normalised as faiss.normalize_L2 does (row * inv, inv from FAISS's squared norm) and
- * rounded to bfloat16, in 16-row groups of [kp / 32] tiles of 16 x 32 values: x plainly (TDPBF16PS's A),
- * y in the VNNI layout (B: pairs of consecutive dimensions per column). Rows are padded to a multiple of
- * 32 and the width to kp, a multiple of 32, with zeros.
+ * rounded to bfloat16, or to int8 codes with a scale per row, in 16-row groups of tiles of 16 rows x 64
+ * bytes (32 bfloat16 or 64 int8 dimensions): x plainly (the A operand), y in the VNNI layout (the B
+ * operand: each tile row holds, for 16 columns, 4-byte units of consecutive dimensions). Rows are padded
+ * to a multiple of 32, and the width to kp (a multiple of 32 bfloat16 or 64 int8 values), with zeros.
  *
  * Work. Each thread takes a range of 32-row blocks of x. For a 32 x 32 block of similarities, four tile
- * accumulators hold the bfloat16 products (float32 sums); the block is stored to L1 and scanned against
+ * accumulators hold the products (float32 sums for bfloat16, exact int32 sums for int8, scaled to floats
+ * after the store); while the tile unit works on the next block, the core scans this one in L1 against
  * each row's and each column's screen threshold t. An entry that passes is buffered with its screened
  * value, and the list's k largest screened values v_k raise t to v_k - 2e (k distinct entries have
  * cosines >= v_k - e, so an entry able to enter has a screened value >= v_k - 2e). Buffered entries are
- * re-scored exactly (float64 dot product of the float32-normalised rows, rounded to float32) only at the
- * end, and only if still >= t, or when a buffer fills; re-scored entries join the list's exact top-k,
- * which raises t to (its k-th best - e). So the entries that beat the running k-th best, about
- * k ln(pool / k) per list, cost a buffer slot, not a re-scoring. Column lists are private to a thread;
- * at the end their exact lists, screened top-k and thresholds are merged before the last re-scoring.
- * Loops are blocked so that a chunk of x stays in L3 and a panel of y in L2.
+ * re-scored exactly (float64 dot product of the float32-normalised rows, rounded to float32) in
+ * descending screened order, at the end or when a buffer fills, and only while still >= t: re-scored
+ * entries join the list's exact top-k, which raises t to (its k-th best - e). A full buffer is re-scored
+ * only until the exact list is full and half the buffer is free; the rest stays buffered. So the entries
+ * that beat the running k-th best, about k ln(pool / k) per list, cost a buffer slot, not a re-scoring.
+ * Column lists are private to a thread; at the end their exact lists, screened top-k and thresholds are
+ * merged before the last re-scoring. Loops are blocked so that a chunk of x stays in L3 and a panel of
+ * y in L2.
  *
- * Built without AMX (no __AMX_BF16__ under -march=native), knn_amx returns -2 and callers fall back.
+ * Built without AMX (no __AMX_BF16__ and __AMX_INT8__ under -march=native), knn_amx returns -2 and
+ * callers fall back.
  */
 #define _GNU_SOURCE
 #include <math.h>
@@ -30,15 +35,15 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#if defined(__AMX_TILE__) && defined(__AMX_BF16__) && defined(__AVX512F__) && defined(__x86_64__)
+#if defined(__AMX_TILE__) && defined(__AMX_BF16__) && defined(__AMX_INT8__) && defined(__AVX512F__) && defined(__x86_64__)
 #include <immintrin.h>
 #define HAVE_AMX 1
 #else
 #define HAVE_AMX 0
 #endif
 
-#define TILE_VALUES 512 /* 16 rows x 32 bfloat16 */
-#define MIN_CAP 32      /* buffered candidates per list: max(MIN_CAP, 2k) */
+#define TILE_BYTES 1024 /* 16 rows x 64 bytes: 32 bfloat16 or 64 int8 */
+#define MIN_CAP 64       /* buffered candidates per list: max(MIN_CAP, 2k) */
 
 /* bfloat16 bits of a finite float, rounded to nearest even. */
 static inline uint16_t to_bf16(float f) {
@@ -56,30 +61,79 @@ static inline float from_bf16(uint16_t b) {
 }
 
 /*
- * Normalise rows (a[i][t] * inv[i], as FAISS does), round them to bfloat16 into out (the layout above;
- * vnni = 1 for y), and record |rounded row| (hat) and |row - rounded row| (res) in float64. out holds
- * [rows rounded up to 32][kp] values and must be zeroed by the caller.
+ * Normalise rows (a[i][t] * inv[i], as FAISS does), round them into out (the layout above; vnni = 1 for
+ * y), and record |rounded row| (hat) and |row - rounded row| (res) in float64. bfloat16 (int8 = 0): out
+ * holds [rows rounded up to 32][kp] uint16, kp a multiple of 32. int8 (int8 = 1): row i is rounded to
+ * scale[i] * q with q = round(row / scale[i]) in [-127, 127], scale[i] = max |row| / 127 (0 for a zero
+ * row); out holds [rows rounded up to 32][kp] int8, kp a multiple of 64. out must be zeroed by the caller.
  */
-void pack_rows(const float *a, const float *inv, int64_t n, int d, int kp, int vnni, uint16_t *out,
-               double *hat, double *res) {
+void pack_rows(const float *a, const float *inv, int64_t n, int d, int kp, int vnni, int int8, void *out,
+               float *scale, double *hat, double *res) {
+    const int size = int8 ? 1 : 2; /* bytes per value */
+    uint8_t *bytes = calloc((size_t)kp, (size_t)size); /* one rounded row, zero-padded to kp values */
+    float *v = malloc((size_t)d * sizeof(float)), *back = malloc((size_t)d * sizeof(float)); /* back: q or bf16 */
+    int32_t *code = malloc((size_t)d * sizeof(int32_t));
+    if (!bytes || !v || !back || !code) abort();
     for (int64_t i = 0; i < n; i++) {
-        const float *row = a + i * d;
-        uint16_t *group = out + (i / 16) * (int64_t)kp * 16;
-        const int c = (int)(i % 16);
-        double h = 0.0, r = 0.0;
-        for (int t = 0; t < d; t++) {
-            const float v = row[t] * inv[i];
-            const uint16_t b = to_bf16(v);
-            const double back = (double)from_bf16(b), diff = (double)v - back;
-            h += back * back;
-            r += diff * diff;
-            uint16_t *tile = group + (t / 32) * TILE_VALUES;
-            if (vnni) tile[((t % 32) / 2) * 32 + c * 2 + t % 2] = b;
-            else tile[c * 32 + t % 32] = b;
+        const float *row = a + i * d, f = inv[i];
+        for (int t = 0; t < d; t++) v[t] = row[t] * f;
+        if (int8) {
+            float lanes[16] = {0}, top = 0.0f; /* max |v| in 16 independent lanes (vectorises) */
+            for (int t0 = 0; t0 < d; t0 += 16)
+                for (int l = 0; l < 16 && t0 + l < d; l++) {
+                    const float m = fabsf(v[t0 + l]);
+                    lanes[l] = m > lanes[l] ? m : lanes[l];
+                }
+            for (int l = 0; l < 16; l++) top = lanes[l] > top ? lanes[l] : top;
+            const float s = scale[i] = top / 127.0f, rs = s > 0.0f ? 1.0f / s : 0.0f;
+            for (int t = 0; t < d; t++) { /* any rounding will do: the bound uses the actual residual */
+                float q = nearbyintf(v[t] * rs);
+                q = q > 127.0f ? 127.0f : (q < -127.0f ? -127.0f : q);
+                code[t] = (int32_t)q;
+                back[t] = q;
+            }
+        } else {
+            for (int t = 0; t < d; t++) {
+                code[t] = to_bf16(v[t]);
+                back[t] = from_bf16((uint16_t)code[t]);
+            }
         }
-        hat[i] = sqrt(h);
-        res[i] = sqrt(r);
+        /* |rounded row| and |residual| in float64 (s * q is exact there), in 8 independent lanes */
+        const double s = int8 ? (double)scale[i] : 1.0;
+        double h[8] = {0}, r[8] = {0};
+        int t0 = 0;
+        for (; t0 + 8 <= d; t0 += 8)
+            for (int l = 0; l < 8; l++) {
+                const double b = s * (double)back[t0 + l], diff = (double)v[t0 + l] - b;
+                h[l] += b * b;
+                r[l] += diff * diff;
+            }
+        for (int l = 0; t0 + l < d; l++) {
+            const double b = s * (double)back[t0 + l], diff = (double)v[t0 + l] - b;
+            h[l] += b * b;
+            r[l] += diff * diff;
+        }
+        double hs = 0.0, rs = 0.0;
+        for (int l = 0; l < 8; l++) hs += h[l], rs += r[l];
+        hat[i] = sqrt(hs);
+        res[i] = sqrt(rs);
+        /* Both layouts are the same in bytes: a tile row is 64 bytes (32 bfloat16 or 64 int8) of one row
+           (plain), or 16 units of 4 bytes, one unit per row, each holding consecutive dimensions (VNNI). */
+        const int64_t row_bytes = (int64_t)kp * size;
+        for (int t = 0; t < d; t++) {
+            if (int8) ((int8_t *)bytes)[t] = (int8_t)code[t];
+            else ((uint16_t *)bytes)[t] = (uint16_t)code[t];
+        }
+        const int c = (int)(i % 16);
+        uint8_t *group = (uint8_t *)out + (i / 16) * row_bytes * 16;
+        for (int64_t o = 0; o < row_bytes; o += 64) {
+            uint8_t *tile = group + o * 16;
+            if (vnni)
+                for (int u = 0; u < 16; u++) memcpy(tile + (u * 16 + c) * 4, bytes + o + u * 4, 4);
+            else memcpy(tile + c * 64, bytes + o, 64);
+        }
     }
+    free(v), free(back), free(code), free(bytes);
 }
 
 #if HAVE_AMX
@@ -168,9 +222,10 @@ typedef struct {
 
 typedef struct {
     const float *x, *xinv, *y, *yinv;
-    const uint16_t *xb, *yb;
+    const uint8_t *xb, *yb;    /* packed rows (pack_rows) */
+    const float *xscale, *yscale; /* int8: the rows' scales, padded with zeros to a multiple of 32 */
     int64_t n, m;
-    int d, kp, k;
+    int d, kp, k, int8;
     int64_t chunk_blocks, panel_blocks; /* 32-row blocks of x per chunk, 32-column blocks of y per panel */
     int64_t b0, b1;                     /* this thread's 32-row blocks of x */
     lists *rows;                        /* shared; this thread touches its own rows only */
@@ -198,36 +253,60 @@ static void free_lists(lists *L) { free(L->sv), free(L->t), free(L->nb), free(L-
 /*
  * Re-score the candidates of list q buffered in L (row q of x when is_row, else column q of y) that are
  * >= floor, and insert them into the exact list (es, ei); *scored counts them, -1 once it passes limit.
+ * Candidates go in descending screened order, and once the exact list is full the floor rises to its
+ * k-th best - e, so the first candidate below the floor ends the work. With keep > 0 it also stops once
+ * the exact list is full and at most keep candidates >= floor are left, and leaves just those buffered.
  */
-static int rescore(const job *J, const lists *L, int64_t q, int is_row, float floor, float *es, int64_t *ei,
+static int rescore(const job *J, lists *L, int64_t q, int is_row, float floor, float *es, int64_t *ei, int keep,
                    int64_t *scored, int64_t limit) {
-    const float *bs = L->bs + q * L->cap, *other = is_row ? J->y : J->x;
-    const int32_t *bi = L->bi + q * L->cap;
-    const int nb = L->nb[q];
-    int next = 0; /* the next candidate to re-score; its row is prefetched while this one is scored */
-    while (next < nb && !(bs[next] >= floor)) next++;
-    for (int c = next; c < nb; c = next) {
-        next = c + 1;
-        while (next < nb && !(bs[next] >= floor)) next++;
-        if (next < nb) {
-            const char *row = (const char *)(other + (int64_t)bi[next] * J->d);
+    float *bs = L->bs + q * L->cap;
+    int32_t *bi = L->bi + q * L->cap;
+    const float *other = is_row ? J->y : J->x;
+    const int k = J->k, nb = L->nb[q];
+    int order[nb > 0 ? nb : 1], count = 0;
+    for (int c = 0; c < nb; c++) {
+        if (!(bs[c] >= floor)) continue;
+        int p = count++;
+        while (p > 0 && bs[order[p - 1]] < bs[c]) order[p] = order[p - 1], p--;
+        order[p] = c;
+    }
+    int r = 0;
+    for (; r < count; r++) {
+        const int c = order[r];
+        while (count > r && !(bs[order[count - 1]] >= floor)) count--; /* the floor rose: drop the tail */
+        if (r == count || (keep > 0 && ei[k - 1] >= 0 && count - r <= keep)) break;
+        if (r + 1 < count) { /* prefetch the next candidate's row while this one is scored */
+            const char *row = (const char *)(other + (int64_t)bi[order[r + 1]] * J->d);
             for (int64_t b = 0; b < (int64_t)J->d * 4; b += 64) _mm_prefetch(row + b, _MM_HINT_T0);
         }
         const int64_t o = bi[c], i = is_row ? q : o, j = is_row ? o : q;
         const float s = cosine(J->x + i * J->d, J->xinv[i], J->y + j * J->d, J->yinv[j], J->d);
         if (++*scored > limit) return -1;
-        insert(es, ei, J->k, s, o);
+        if (insert(es, ei, k, s, o) && ei[k - 1] >= 0) {
+            const float t = round_down((double)es[k - 1] - L->err[q]);
+            if (t > floor) floor = t;
+        }
+    }
+    if (keep > 0) { /* leave the candidates not re-scored (order[r..count)) buffered */
+        float vs[count > r ? count - r : 1];
+        int32_t ids[count > r ? count - r : 1];
+        for (int p = r; p < count; p++) vs[p - r] = bs[order[p]], ids[p - r] = bi[order[p]];
+        for (int p = r; p < count; p++) bs[p - r] = vs[p - r], bi[p - r] = ids[p - r];
+        L->nb[q] = count > r ? count - r : 0;
     }
     return 0;
 }
 
-/* Re-score list q's buffer into its own exact list, empty the buffer, raise the threshold; -1 past the limit. */
-static int flush(job *J, lists *L, int64_t q, int is_row, float floor) {
+/*
+ * Re-score list q's buffer into its own exact list (all of it above floor; with keep > 0, until at most keep
+ * candidates are left buffered), raise the threshold; -1 past the limit.
+ */
+static int flush(job *J, lists *L, int64_t q, int is_row, float floor, int keep) {
     const int k = J->k;
     float *es = L->es + q * k;
     int64_t *ei = L->ei + q * k;
-    if (rescore(J, L, q, is_row, floor, es, ei, &J->scored, J->limit) < 0) return -1;
-    L->nb[q] = 0;
+    if (rescore(J, L, q, is_row, floor, es, ei, keep, &J->scored, J->limit) < 0) return -1;
+    if (keep == 0) L->nb[q] = 0;
     if (ei[k - 1] >= 0) {
         const float t = round_down((double)es[k - 1] - L->err[q]);
         if (t > L->t[q]) L->t[q] = t;
@@ -246,7 +325,7 @@ static int add(job *J, lists *L, int64_t q, int is_row, float v, int64_t o) {
         for (int c = 0; c < L->cap; c++)
             if (bs[c] >= L->t[q]) bs[kept] = bs[c], bi[kept] = bi[c], kept++;
         *nb = kept;
-        if (kept > L->cap / 2 && flush(J, L, q, is_row, L->t[q]) < 0) return -1;
+        if (kept > L->cap / 2 && flush(J, L, q, is_row, L->t[q], L->cap / 2) < 0) return -1;
     }
     bs[*nb] = v, bi[*nb] = (int32_t)o, (*nb)++;
     float *sv = L->sv + q * k;
@@ -282,6 +361,64 @@ static int scan(job *J, const float *blk, int64_t i0, int64_t j0) {
     return 0;
 }
 
+/*
+ * Start the products of x's 32-row block at a0 with y's 32-column block at b0 (packed, group bytes per 16
+ * rows) in tiles 0-3. The tile unit works through them while the core goes on (scanning the last block).
+ */
+static void start_products(const job *J, const uint8_t *a0, const uint8_t *b0, int64_t group) {
+    const uint8_t *a1 = a0 + group, *b1 = b0 + group;
+    _tile_zero(0);
+    _tile_zero(1);
+    _tile_zero(2);
+    _tile_zero(3);
+    if (!J->int8) {
+        for (int64_t o = 0; o < group; o += TILE_BYTES) {
+            _tile_loadd(4, a0 + o, 64);
+            _tile_loadd(5, a1 + o, 64);
+            _tile_loadd(6, b0 + o, 64);
+            _tile_loadd(7, b1 + o, 64);
+            _tile_dpbf16ps(0, 4, 6);
+            _tile_dpbf16ps(1, 4, 7);
+            _tile_dpbf16ps(2, 5, 6);
+            _tile_dpbf16ps(3, 5, 7);
+        }
+    } else {
+        for (int64_t o = 0; o < group; o += TILE_BYTES) {
+            _tile_loadd(4, a0 + o, 64);
+            _tile_loadd(5, a1 + o, 64);
+            _tile_loadd(6, b0 + o, 64);
+            _tile_loadd(7, b1 + o, 64);
+            _tile_dpbssd(0, 4, 6);
+            _tile_dpbssd(1, 4, 7);
+            _tile_dpbssd(2, 5, 6);
+            _tile_dpbssd(3, 5, 7);
+        }
+    }
+}
+
+/* Store tiles 0-3 as a 32 x 32 block (row-major, 32 values a row). */
+static void store_products(float *blk) {
+    _tile_stored(0, blk, 128);
+    _tile_stored(1, blk + 16, 128);
+    _tile_stored(2, blk + 16 * 32, 128);
+    _tile_stored(3, blk + 16 * 32 + 16, 128);
+}
+
+/* int8: the stored block's exact int32 sums q_x.q_y (|sum| <= 127^2 d < 2^31) to screened values
+   scale_x * scale_y * sum, rounded three times; bfloat16: the block already holds them. */
+static void to_similarities(const job *J, float *blk, int64_t i0, int64_t j0) {
+    if (!J->int8) return;
+    const __m512 s0 = _mm512_loadu_ps(J->yscale + j0), s1 = _mm512_loadu_ps(J->yscale + j0 + 16);
+    for (int r = 0; r < 32; r++) {
+        const __m512 sx = _mm512_set1_ps(J->xscale[i0 + r]);
+        float *v = blk + r * 32;
+        const __m512 q0 = _mm512_cvtepi32_ps(_mm512_load_si512((const void *)v));
+        const __m512 q1 = _mm512_cvtepi32_ps(_mm512_load_si512((const void *)(v + 16)));
+        _mm512_store_ps(v, _mm512_mul_ps(q0, _mm512_mul_ps(sx, s0)));
+        _mm512_store_ps(v + 16, _mm512_mul_ps(q1, _mm512_mul_ps(sx, s1)));
+    }
+}
+
 static void *work(void *arg) {
     job *J = arg;
     tile_config cfg;
@@ -289,35 +426,22 @@ static void *work(void *arg) {
     cfg.palette_id = 1;
     for (int t = 0; t < 8; t++) cfg.rows[t] = 16, cfg.colsb[t] = 64;
     _tile_loadconfig(&cfg);
-    float blk[32 * 32] __attribute__((aligned(64)));
-    const int64_t group = (int64_t)J->kp * 16, col_blocks = (J->m + 31) / 32;
+    float blk[2][32 * 32] __attribute__((aligned(64))); /* the block being scanned; the next one */
+    const int64_t group = (int64_t)J->kp * 16 * (J->int8 ? 1 : 2), col_blocks = (J->m + 31) / 32;
     for (int64_t c0 = J->b0; c0 < J->b1; c0 += J->chunk_blocks) {
         const int64_t c1 = c0 + J->chunk_blocks < J->b1 ? c0 + J->chunk_blocks : J->b1;
         for (int64_t p0 = 0; p0 < col_blocks; p0 += J->panel_blocks) {
             const int64_t p1 = p0 + J->panel_blocks < col_blocks ? p0 + J->panel_blocks : col_blocks;
             for (int64_t xb = c0; xb < c1; xb++) {
-                const uint16_t *a0 = J->xb + 2 * xb * group, *a1 = a0 + group;
-                for (int64_t g = p0; g < p1; g++) {
-                    const uint16_t *b0 = J->yb + 2 * g * group, *b1 = b0 + group;
-                    _tile_zero(0);
-                    _tile_zero(1);
-                    _tile_zero(2);
-                    _tile_zero(3);
-                    for (int64_t o = 0; o < group; o += TILE_VALUES) {
-                        _tile_loadd(4, a0 + o, 64);
-                        _tile_loadd(5, a1 + o, 64);
-                        _tile_loadd(6, b0 + o, 64);
-                        _tile_loadd(7, b1 + o, 64);
-                        _tile_dpbf16ps(0, 4, 6);
-                        _tile_dpbf16ps(1, 4, 7);
-                        _tile_dpbf16ps(2, 5, 6);
-                        _tile_dpbf16ps(3, 5, 7);
-                    }
-                    _tile_stored(0, blk, 128);
-                    _tile_stored(1, blk + 16, 128);
-                    _tile_stored(2, blk + 16 * 32, 128);
-                    _tile_stored(3, blk + 16 * 32 + 16, 128);
-                    if (scan(J, blk, xb * 32, g * 32) < 0) goto give_up;
+                const uint8_t *a0 = J->xb + 2 * xb * group;
+                start_products(J, a0, J->yb + 2 * p0 * group, group);
+                store_products(blk[0]);
+                for (int64_t g = p0; g < p1; g++) { /* block g + 1's products overlap block g's scan */
+                    float *now = blk[(g - p0) & 1];
+                    if (g + 1 < p1) start_products(J, a0, J->yb + 2 * (g + 1) * group, group);
+                    to_similarities(J, now, xb * 32, g * 32);
+                    if (scan(J, now, xb * 32, g * 32) < 0) goto give_up;
+                    if (g + 1 < p1) store_products(blk[(g - p0 + 1) & 1]);
                 }
                 if (__atomic_load_n(J->give_up, __ATOMIC_RELAXED)) goto done;
             }
@@ -326,7 +450,7 @@ static void *work(void *arg) {
     _tile_release();
     /* the rows' thresholds are final: re-score what is still above them (columns: finish_columns) */
     for (int64_t i = J->b0 * 32; i < J->b1 * 32 && i < J->n; i++)
-        if (flush(J, J->rows, i, 1, J->rows->t[i]) < 0) {
+        if (flush(J, J->rows, i, 1, J->rows->t[i], 0) < 0) {
             __atomic_store_n(J->give_up, 1, __ATOMIC_RELAXED);
             break;
         }
@@ -350,7 +474,7 @@ typedef struct {
 
 static void *finish_columns(void *arg) {
     column_merge *F = arg;
-    const job *J = &F->jobs[0];
+    job *J = &F->jobs[0];
     const int k = J->k;
     for (int64_t j = F->j0; j < F->j1; j++) {
         float *es = F->out_s + j * k, best[64];
@@ -368,9 +492,10 @@ static void *finish_columns(void *arg) {
         const double err = J->cols.err[j];
         if (best[k - 1] > -INFINITY && round_down((double)best[k - 1] - 2.0 * err) > t)
             t = round_down((double)best[k - 1] - 2.0 * err);
-        if (ei[k - 1] >= 0 && round_down((double)es[k - 1] - err) > t) t = round_down((double)es[k - 1] - err);
-        for (int w = 0; w < F->threads; w++)
-            rescore(J, &F->jobs[w].cols, j, 0, t, es, ei, &F->scored, INT64_MAX); /* no limit: the end */
+        for (int w = 0; w < F->threads; w++) { /* no limit: the end */
+            if (ei[k - 1] >= 0 && round_down((double)es[k - 1] - err) > t) t = round_down((double)es[k - 1] - err);
+            rescore(J, &F->jobs[w].cols, j, 0, t, es, ei, 0, &F->scored, INT64_MAX);
+        }
     }
     return NULL;
 }
@@ -395,10 +520,12 @@ static void run_parallel(void *(*fn)(void *), void *args, size_t size, int count
  * when it gave up, -2 when AMX (or memory) is not available. n and m must be below 2^31.
  */
 int64_t knn_amx(const float *x, const float *xinv, int64_t n, const float *y, const float *yinv, int64_t m, int d,
-                const uint16_t *xb, const uint16_t *yb, const double *ex, const double *ey, int k, float *x2y_s,
-                int64_t *x2y_i, float *y2x_s, int64_t *y2x_i, int64_t chunk, int64_t panel, int threads,
-                int64_t limit) {
-    if (!amx_ready() || k < 1 || threads < 1 || n < 1 || m < 1 || n >= INT32_MAX || m >= INT32_MAX) return -2;
+                const uint8_t *xb, const uint8_t *yb, int int8, const float *xscale, const float *yscale,
+                const double *ex, const double *ey, int k, float *x2y_s, int64_t *x2y_i, float *y2x_s,
+                int64_t *y2x_i, int64_t chunk, int64_t panel, int threads, int64_t limit) {
+    if (!amx_ready() || k < 1 || threads < 1 || n < 1 || m < 1 || n >= INT32_MAX || m >= INT32_MAX ||
+        (int8 && (int64_t)d * 127 * 127 >= INT32_MAX))
+        return -2;
     const int64_t row_blocks = (n + 31) / 32;
     if (threads > row_blocks) threads = (int)row_blocks;
     job *jobs = calloc((size_t)threads, sizeof(job));
@@ -413,7 +540,8 @@ int64_t knn_amx(const float *x, const float *xinv, int64_t n, const float *y, co
     for (int t = 0; t < threads; t++) {
         job *J = &jobs[t];
         J->x = x, J->xinv = xinv, J->y = y, J->yinv = yinv, J->xb = xb, J->yb = yb;
-        J->n = n, J->m = m, J->d = d, J->kp = (d + 31) / 32 * 32, J->k = k;
+        J->xscale = xscale, J->yscale = yscale, J->int8 = int8;
+        J->n = n, J->m = m, J->d = d, J->kp = int8 ? (d + 63) / 64 * 64 : (d + 31) / 32 * 32, J->k = k;
         J->chunk_blocks = chunk / 32 > 0 ? chunk / 32 : 1;
         J->panel_blocks = panel / 32 > 0 ? panel / 32 : 1;
         J->b0 = row_blocks * t / threads, J->b1 = row_blocks * (t + 1) / threads;
@@ -453,10 +581,11 @@ out:
 int amx_ready(void) { return 0; }
 
 int64_t knn_amx(const float *x, const float *xinv, int64_t n, const float *y, const float *yinv, int64_t m, int d,
-                const uint16_t *xb, const uint16_t *yb, const double *ex, const double *ey, int k, float *x2y_s,
-                int64_t *x2y_i, float *y2x_s, int64_t *y2x_i, int64_t chunk, int64_t panel, int threads,
-                int64_t limit) {
-    (void)x, (void)xinv, (void)n, (void)y, (void)yinv, (void)m, (void)d, (void)xb, (void)yb, (void)ex, (void)ey;
+                const uint8_t *xb, const uint8_t *yb, int int8, const float *xscale, const float *yscale,
+                const double *ex, const double *ey, int k, float *x2y_s, int64_t *x2y_i, float *y2x_s,
+                int64_t *y2x_i, int64_t chunk, int64_t panel, int threads, int64_t limit) {
+    (void)x, (void)xinv, (void)n, (void)y, (void)yinv, (void)m, (void)d, (void)xb, (void)yb, (void)int8;
+    (void)xscale, (void)yscale, (void)ex, (void)ey;
     (void)k, (void)x2y_s, (void)x2y_i, (void)y2x_s, (void)y2x_i, (void)chunk, (void)panel, (void)threads, (void)limit;
     return -2;
 }
