@@ -38,6 +38,10 @@ def _data(kind: str, rng: np.random.Generator, n: int, m: int, d: int) -> tuple[
     elif kind == "duplicated":  # exact ties
         x[::3] = x[0]
         y[::2] = y[1]
+    elif kind == "crowded":  # cosines packed within a few times the screen's error of each other
+        base = rng.standard_normal(d).astype(np.float32)
+        x = base + 0.5 * x
+        y = base + 0.5 * y
     elif kind == "zero rows":  # FAISS leaves them zero: cosine 0 with everything (a few; many is "duplicated")
         x[::97] = 0
         y[3::89] = 0
@@ -46,7 +50,7 @@ def _data(kind: str, rng: np.random.Generator, n: int, m: int, d: int) -> tuple[
 
 @needs_kernel
 @pytest.mark.parametrize("precision", ["int8", "bf16"])
-@pytest.mark.parametrize("kind", ["gaussian", "anisotropic", "planted", "duplicated", "zero rows"])
+@pytest.mark.parametrize("kind", ["gaussian", "anisotropic", "crowded", "planted", "duplicated", "zero rows"])
 @pytest.mark.parametrize(
     ("n", "m", "d", "k", "block", "threads"),
     [(5, 7, 3, 1, 32, 1), (50, 37, 16, 4, 32, 2), (130, 70, 8, 3, 64, 3), (9, 9, 4, 9, 32, 1),
@@ -140,6 +144,43 @@ def test_precision_choice_follows_the_expected_rescorings(monkeypatch) -> None:
     assert expected["outliers"][0] > 10 * expected["spread"][0]
 
 
+def _unpack(got: screen._Packed, n: int, d: int, precision: str, vnni: bool) -> np.ndarray:
+    """The rounded rows (float64) from the kernel's tile layout."""
+    rows, t = np.arange(n)[:, None], np.arange(d)[None, :]
+    per, unit = (64, 4) if precision == "int8" else (32, 2)  # values per tile row; values per VNNI unit
+    inside = (t % per) // unit * 16 * unit + rows % 16 * unit + t % unit if vnni else rows % 16 * per + t % per
+    flat = got.packed.reshape(-1)[(rows // 16) * got.packed.shape[1] * 16 + (t // per) * 16 * per + inside]
+    if precision == "int8":
+        return got.scale[:n, None].astype(np.float64) * flat
+    return (flat.astype(np.uint32) << 16).view(np.float32).astype(np.float64)
+
+
+@needs_kernel
+@pytest.mark.parametrize("precision", ["int8", "bf16"])
+@pytest.mark.parametrize("kind", ["gaussian", "crowded", "outliers"])
+def test_error_bound_holds_for_every_pair_both_ways(precision, kind) -> None:
+    """|cosine - screened| <= alpha[i] res[j] + beta[i] for rows' lists, and the mirror for columns' lists.
+
+    The screened value here is the exact dot product of the rounded rows; the kernel's own rounding of it
+    is g |x^||y^| inside beta, so it is left out of this check (with slack 1e-6 to spare for it).
+    """
+    rng = np.random.default_rng(9)
+    x, y = _data("crowded" if kind == "crowded" else "gaussian", rng, 150, 170, 96)
+    if kind == "outliers":
+        x, y = _with_outlier_dimensions(x, y, 30.0)
+    lib, int8, gamma = kernel.load(), precision == "int8", screen._gamma(96, precision)
+    xs = screen._Packed(lib, x, screen.faiss_inverse_norms(x), False, int8)
+    ys = screen._Packed(lib, y, screen.faiss_inverse_norms(y), True, int8)
+    error = np.abs(_unpack(xs, 150, 96, precision, False) @ _unpack(ys, 170, 96, precision, True).T
+                   - normalized(x).astype(np.float64) @ normalized(y).astype(np.float64).T)
+    (x_alpha, x_beta), (y_alpha, y_beta) = xs.bound(ys, gamma), ys.bound(xs, gamma)
+    rows = x_alpha[:150, None] * ys.res_up[None, :170] + x_beta[:, None]
+    cols = (y_alpha[:170, None] * xs.res_up[None, :150] + y_beta[:, None]).T
+    assert np.all(error <= rows - 1e-6)
+    assert np.all(error <= cols - 1e-6)
+    assert error.max() > 0.05 * (rows - 1e-6).min()  # the check sees errors of the bound's order
+
+
 @needs_kernel
 @pytest.mark.parametrize("precision", ["int8", "bf16"])
 @pytest.mark.parametrize("vnni", [False, True])
@@ -150,18 +191,15 @@ def test_packed_rows_unpack_to_the_rounded_rows_and_their_norms(precision, vnni)
     a[4] = 0
     inv = screen.faiss_inverse_norms(a)
     got = screen._Packed(kernel.load(), a, inv, vnni, precision == "int8")
-    rows, t = np.arange(37)[:, None], np.arange(100)[None, :]
-    per, unit = (64, 4) if precision == "int8" else (32, 2)  # values per tile row; values per VNNI unit
-    inside = (t % per) // unit * 16 * unit + rows % 16 * unit + t % unit if vnni else rows % 16 * per + t % per
-    flat = got.packed.reshape(-1)[(rows // 16) * got.packed.shape[1] * 16 + (t // per) * 16 * per + inside]
+    back = _unpack(got, 37, 100, precision, vnni)
     v = (a * inv[:, None]).astype(np.float64)
     if precision == "int8":
-        assert np.abs(flat.astype(np.int64)).max() <= 127
+        codes = np.divide(back, got.scale[:37, None], out=np.zeros_like(back), where=got.scale[:37, None] > 0)
+        np.testing.assert_array_equal(codes, np.round(codes))
+        assert np.abs(codes).max() <= 127
         np.testing.assert_array_equal(got.scale[:37], (np.abs(a * inv[:, None]).max(axis=1) / 127).astype(np.float32))
-        back = got.scale[:37, None].astype(np.float64) * flat
         assert np.all(np.abs(back - v) <= got.scale[:37, None] * (0.5 + 1e-6))
     else:
-        back = (flat.astype(np.uint32) << 16).view(np.float32).astype(np.float64)
         assert np.all(np.abs(back - v) <= np.abs(v) * 2.0**-8)
     np.testing.assert_allclose(got.hat, np.linalg.norm(back, axis=1), rtol=1e-12)
     np.testing.assert_allclose(got.res, np.linalg.norm(v - back, axis=1), rtol=1e-9, atol=1e-300)

@@ -73,7 +73,7 @@ def load() -> ctypes.CDLL | None:
     lib.amx_ready.argtypes, lib.amx_ready.restype = [], i32
     lib.pack_rows.argtypes = [ptr, ptr, i64, i32, i32, i32, i32, ptr, ptr, ptr, ptr]
     lib.pack_rows.restype = None
-    lib.knn_amx.argtypes = [ptr, ptr, i64, ptr, ptr, i64, i32, ptr, ptr, i32, ptr, ptr, ptr, ptr, i32, ptr, ptr,
-                            ptr, ptr, i64, i64, i32, i64]
+    lib.knn_amx.argtypes = [ptr, ptr, i64, ptr, ptr, i64, i32, ptr, ptr, i32, ptr, ptr, ptr, ptr, ptr, ptr, ptr,
+                            ptr, i32, ptr, ptr, ptr, ptr, i64, i64, i32, i64]
     lib.knn_amx.restype = i64
     return lib

@@ -113,28 +113,30 @@ def expected_rescorings(
     """Re-scorings per list expected with the int8 and the bfloat16 screen: the entries within e (each
     precision's bound) of the k-th best cosine, averaged over `SAMPLE` rows of each side (float32)."""
     d = x.shape[1]
-    e_bf16 = 2 * 2.0**-9 + 2.0**-18 + _gamma(d, "bf16") + _SLACK  # the bound for unit rows, |dx| <= 2^-9 |x|
-    e_int8 = (xs.error(ys, _gamma(d, "int8")), ys.error(xs, _gamma(d, "int8")))
+    # bfloat16, for unit rows: |dx| <= 2^-9, so e <= (1 + 2^-9) 2^-9 + 2^-9 + g + slack
+    e_bf16 = (1 + 2.0**-9) * 2.0**-9 + 2.0**-9 + _gamma(d, "bf16") + _SLACK
     int8 = bf16 = 0.0
-    for a, a_inv, b, b_inv, e in ((x, x_inv, y, y_inv, e_int8[0]), (y, y_inv, x, x_inv, e_int8[1])):
+    for a, a_inv, b, b_inv, a_side, b_side in ((x, x_inv, y, y_inv, xs, ys), (y, y_inv, x, x_inv, ys, xs)):
         rows = np.unique(np.linspace(0, a.shape[0] - 1, SAMPLE).astype(np.int64))
-        sims, scale = _cosines(a[rows] * a_inv[rows, None], b, b_inv)
-        rank = max(1, min(sims.shape[1], round(k / scale)))  # the k-th best of all ~ this rank in the quarter
-        kth = np.partition(sims, sims.shape[1] - rank, axis=1)[:, -rank]
-        int8 += scale * float((sims >= (kth - e[rows])[:, None]).sum(axis=1).mean()) / 2
+        sims, cols = _cosines(a[rows] * a_inv[rows, None], b, b_inv)
+        scale = b.shape[0] / cols.shape[0]
+        rank = max(1, min(cols.shape[0], round(k / scale)))  # the k-th best of all ~ this rank in the quarter
+        kth = np.partition(sims, cols.shape[0] - rank, axis=1)[:, -rank]
+        alpha, beta = a_side.bound(b_side, _gamma(d, "int8"))
+        e_int8 = alpha[rows, None] * b_side.res[None, cols] + beta[rows, None]
+        int8 += scale * float((sims >= kth[:, None] - e_int8).sum(axis=1).mean()) / 2
         bf16 += scale * float((sims >= (kth - e_bf16)[:, None]).sum(axis=1).mean()) / 2
     return int8, bf16
 
 
-def _cosines(q: np.ndarray, b: np.ndarray, b_inv: np.ndarray, blocks: int = 8) -> tuple[np.ndarray, float]:
+def _cosines(q: np.ndarray, b: np.ndarray, b_inv: np.ndarray, blocks: int = 8) -> tuple[np.ndarray, np.ndarray]:
     """float32 cosines (an estimate) of normalised rows q against a quarter of b's rows (`blocks` runs
-    spread over b, so that only they are read), and the factor from that quarter to all of b."""
+    spread over b, so that only they are read), and those rows' indices."""
     m = b.shape[0]
     size = max(1, m // (4 * blocks))
     starts = np.unique(np.linspace(0, m - size, blocks).astype(np.int64))
     parts = [(q @ b[s : s + size].T) * b_inv[None, s : s + size] for s in starts]
-    sims = np.concatenate(parts, axis=1)
-    return sims, m / sims.shape[1]
+    return np.concatenate(parts, axis=1), np.concatenate([np.arange(s, s + size) for s in starts])
 
 
 def _pack_both(lib: object, x, x_inv, y, y_inv, precision: str) -> tuple[_Packed, _Packed]:
@@ -158,9 +160,10 @@ def _screen(lib, x, y, k, packed, precision, chunk, panel, threads):
     x2y_i = np.full((n, k), -1, dtype=np.int64)
     y2x_s = np.full((m, k), -np.inf, dtype=np.float32)
     y2x_i = np.full((m, k), -1, dtype=np.int64)
+    (x_alpha, x_beta), (y_alpha, y_beta) = xs.bound(ys, gamma), ys.bound(xs, gamma)
     args = (x, xs.inv, n, y, ys.inv, m, d, xs.packed, ys.packed, int(precision == "int8"), xs.scale, ys.scale,
-            xs.error(ys, gamma), ys.error(xs, gamma), k, x2y_s, x2y_i, y2x_s, y2x_i, chunk, panel, threads,
-            MAX_CANDIDATES[precision] + 2 * k)
+            x_alpha, x_beta, xs.res_up, y_alpha, y_beta, ys.res_up, k, x2y_s, x2y_i, y2x_s, y2x_i, chunk, panel,
+            threads, MAX_CANDIDATES[precision] + 2 * k)
     if lib.knn_amx(*(_pointer(a) for a in args)) < 0:
         return None
     return x2y_s, x2y_i, y2x_s, y2x_i
@@ -184,10 +187,29 @@ class _Packed:
                 self.res)
         lib.pack_rows(*(_pointer(v) for v in args))
 
-    def error(self, other: _Packed, gamma: float) -> np.ndarray:
-        """e for each row of this side against any row of `other` (the bound in the module docstring)."""
-        o_hat, o_res = other.hat.max(), other.res.max()
-        return self.hat * o_res + self.res * o_hat + self.res * o_res + gamma * self.hat * o_hat + _SLACK
+    def bound(self, other: _Packed, gamma: float) -> tuple[np.ndarray, np.ndarray]:
+        """(alpha, beta) for this side's lists: e of row i with `other`'s row j <= alpha[i] res[j] + beta[i].
+
+        From the module docstring's e with |y^_j| <= max |y^|: (|x^_i| + |dx_i|) |dy_j| + |dx_i| max |y^|
+        + g |x^_i| max |y^| + slack. alpha is rounded up to float32 and padded with zeros like `res_up`.
+        """
+        o_hat = other.hat.max(initial=0.0)
+        alpha = np.zeros(self.scale.shape[0], dtype=np.float32)
+        alpha[: self.hat.shape[0]] = _round_up(self.hat + self.res)
+        return alpha, self.res * o_hat + gamma * self.hat * o_hat + _SLACK
+
+    @property
+    def res_up(self) -> np.ndarray:
+        """|dx| of each row rounded up to float32, padded with zeros to the packed row count."""
+        out = np.zeros(self.scale.shape[0], dtype=np.float32)
+        out[: self.res.shape[0]] = _round_up(self.res)
+        return out
+
+
+def _round_up(v: np.ndarray) -> np.ndarray:
+    """float32 values >= the float64 values v."""
+    f = v.astype(np.float32)
+    return np.where(f < v, np.nextafter(f, np.float32(np.inf)), f).astype(np.float32)
 
 
 def faiss_inverse_norms(a: np.ndarray) -> np.ndarray:

@@ -207,16 +207,24 @@ static float cosine(const float *a, float ia, const float *b, float ib, int d) {
     return (float)(((l[0] + l[4]) + (l[1] + l[5])) + ((l[2] + l[6]) + (l[3] + l[7])));
 }
 
-/* Lists of one side (rows of x, or one thread's columns of y), each with its screen state. */
+/*
+ * Lists of one side (rows of x, or one thread's columns of y), each with its screen state. List q bounds
+ * the error of its pair with entry o of the other side by alpha[q] * res[o] + beta[q] (screen.py), so an
+ * entry with screened value v has a cosine <= w + beta[q] and >= v - alpha[q] res[o] - beta[q], where
+ * w = v + alpha[q] res[o] rounded once (the scan's fused multiply-add; screen.py's slack covers that
+ * rounding). Thresholds, buffered values and floors are kept on w.
+ */
 typedef struct {
-    float *es;        /* [count][k] exact top-k cosines */
-    int64_t *ei;      /* [count][k] their ids on the other side (-1: empty) */
-    float *sv;        /* [count][k] the k largest screened values seen, descending */
-    float *t;         /* [count] screen threshold */
-    int32_t *nb;      /* [count] buffered candidates */
-    float *bs;        /* [count][cap] their screened values */
-    int32_t *bi;      /* [count][cap] their ids on the other side */
-    const double *err; /* [count] error bound e of each list's pairs */
+    float *es;          /* [count][k] exact top-k cosines */
+    int64_t *ei;        /* [count][k] their ids on the other side (-1: empty) */
+    float *sv;          /* [count][k] the k largest lower bounds of cosines seen, descending */
+    float *t;           /* [count] screen threshold on w */
+    int32_t *nb;        /* [count] buffered candidates */
+    float *bs;          /* [count][cap] their w */
+    int32_t *bi;        /* [count][cap] their ids on the other side */
+    const float *alpha; /* [count (+32 padding)] */
+    const double *beta; /* [count] */
+    const float *res;   /* [other side's count (+32 padding)] */
     int cap;
 } lists;
 
@@ -234,9 +242,11 @@ typedef struct {
     int *give_up;
 } job;
 
-static int alloc_lists(lists *L, int64_t count, int k, float *es, int64_t *ei, const double *err) {
+static int alloc_lists(lists *L, int64_t count, int k, float *es, int64_t *ei, const float *alpha,
+                       const double *beta, const float *res) {
     memset(L, 0, sizeof *L);
-    L->es = es, L->ei = ei, L->err = err, L->cap = 2 * k > MIN_CAP ? 2 * k : MIN_CAP;
+    L->es = es, L->ei = ei, L->alpha = alpha, L->beta = beta, L->res = res;
+    L->cap = 2 * k > MIN_CAP ? 2 * k : MIN_CAP;
     L->sv = malloc((size_t)count * k * sizeof(float));
     L->t = malloc((size_t)(count + 32) * sizeof(float));
     L->nb = calloc((size_t)count, sizeof(int32_t));
@@ -253,8 +263,8 @@ static void free_lists(lists *L) { free(L->sv), free(L->t), free(L->nb), free(L-
 /*
  * Re-score the candidates of list q buffered in L (row q of x when is_row, else column q of y) that are
  * >= floor, and insert them into the exact list (es, ei); *scored counts them, -1 once it passes limit.
- * Candidates go in descending screened order, and once the exact list is full the floor rises to its
- * k-th best - e, so the first candidate below the floor ends the work. With keep > 0 it also stops once
+ * Candidates go in descending w, and once the exact list is full the floor rises to its k-th best - beta,
+ * so the first candidate below the floor ends the work. With keep > 0 it also stops once
  * the exact list is full and at most keep candidates >= floor are left, and leaves just those buffered.
  */
 static int rescore(const job *J, lists *L, int64_t q, int is_row, float floor, float *es, int64_t *ei, int keep,
@@ -283,7 +293,7 @@ static int rescore(const job *J, lists *L, int64_t q, int is_row, float floor, f
         const float s = cosine(J->x + i * J->d, J->xinv[i], J->y + j * J->d, J->yinv[j], J->d);
         if (++*scored > limit) return -1;
         if (insert(es, ei, k, s, o) && ei[k - 1] >= 0) {
-            const float t = round_down((double)es[k - 1] - L->err[q]);
+            const float t = round_down((double)es[k - 1] - L->beta[q]);
             if (t > floor) floor = t;
         }
     }
@@ -308,14 +318,14 @@ static int flush(job *J, lists *L, int64_t q, int is_row, float floor, int keep)
     if (rescore(J, L, q, is_row, floor, es, ei, keep, &J->scored, J->limit) < 0) return -1;
     if (keep == 0) L->nb[q] = 0;
     if (ei[k - 1] >= 0) {
-        const float t = round_down((double)es[k - 1] - L->err[q]);
+        const float t = round_down((double)es[k - 1] - L->beta[q]);
         if (t > L->t[q]) L->t[q] = t;
     }
     return 0;
 }
 
-/* Entry (q, o) with screened value v passed list q's threshold: buffer it and raise the threshold. */
-static int add(job *J, lists *L, int64_t q, int is_row, float v, int64_t o) {
+/* Entry (q, o) with screened value v and w passed list q's threshold: buffer it and raise the threshold. */
+static int add(job *J, lists *L, int64_t q, int is_row, float w, float v, int64_t o) {
     const int k = J->k;
     int32_t *nb = &L->nb[q];
     float *bs = L->bs + q * L->cap;
@@ -327,10 +337,11 @@ static int add(job *J, lists *L, int64_t q, int is_row, float v, int64_t o) {
         *nb = kept;
         if (kept > L->cap / 2 && flush(J, L, q, is_row, L->t[q], L->cap / 2) < 0) return -1;
     }
-    bs[*nb] = v, bi[*nb] = (int32_t)o, (*nb)++;
+    bs[*nb] = w, bi[*nb] = (int32_t)o, (*nb)++;
     float *sv = L->sv + q * k;
-    if (keep_largest(sv, k, v) && sv[k - 1] > -INFINITY) {
-        const float t = round_down((double)sv[k - 1] - 2.0 * L->err[q]);
+    const float low = round_down((double)v - (double)L->alpha[q] * (double)L->res[o] - L->beta[q]);
+    if (keep_largest(sv, k, low) && sv[k - 1] > -INFINITY) { /* k entries have cosines >= sv[k - 1] */
+        const float t = round_down((double)sv[k - 1] - L->beta[q]);
         if (t > L->t[q]) L->t[q] = t;
     }
     return 0;
@@ -341,21 +352,26 @@ static int scan(job *J, const float *blk, int64_t i0, int64_t j0) {
     const int nr = J->n - i0 < 32 ? (int)(J->n - i0) : 32, nc = J->m - j0 < 32 ? (int)(J->m - j0) : 32;
     const uint32_t valid = nc == 32 ? 0xFFFFFFFFu : ((1u << nc) - 1u);
     lists *R = J->rows, *C = &J->cols;
+    const __m512 res0 = _mm512_loadu_ps(R->res + j0), res1 = _mm512_loadu_ps(R->res + j0 + 16); /* y's res */
+    const __m512 ca0 = _mm512_loadu_ps(C->alpha + j0), ca1 = _mm512_loadu_ps(C->alpha + j0 + 16);
     for (int r = 0; r < nr; r++) {
         const int64_t i = i0 + r;
-        const float *v = blk + r * 32;
-        const __m512 tr = _mm512_set1_ps(R->t[i]);
+        const float *v = blk + r * 32, ra = R->alpha[i], cr = C->res[i];
+        const __m512 tr = _mm512_set1_ps(R->t[i]), a = _mm512_set1_ps(ra), b = _mm512_set1_ps(cr);
         const __m512 v0 = _mm512_load_ps(v), v1 = _mm512_load_ps(v + 16);
         const __m512 c0 = _mm512_loadu_ps(C->t + j0), c1 = _mm512_loadu_ps(C->t + j0 + 16);
-        uint32_t hits = (uint32_t)(_mm512_cmp_ps_mask(v0, tr, _CMP_GE_OQ) | _mm512_cmp_ps_mask(v0, c0, _CMP_GE_OQ)) |
-                        ((uint32_t)(_mm512_cmp_ps_mask(v1, tr, _CMP_GE_OQ) | _mm512_cmp_ps_mask(v1, c1, _CMP_GE_OQ)) << 16);
-        hits &= valid;
+        const __mmask16 h0 = _mm512_cmp_ps_mask(_mm512_fmadd_ps(a, res0, v0), tr, _CMP_GE_OQ) |
+                             _mm512_cmp_ps_mask(_mm512_fmadd_ps(ca0, b, v0), c0, _CMP_GE_OQ);
+        const __mmask16 h1 = _mm512_cmp_ps_mask(_mm512_fmadd_ps(a, res1, v1), tr, _CMP_GE_OQ) |
+                             _mm512_cmp_ps_mask(_mm512_fmadd_ps(ca1, b, v1), c1, _CMP_GE_OQ);
+        uint32_t hits = ((uint32_t)h0 | ((uint32_t)h1 << 16)) & valid;
         while (hits) {
             const int j = __builtin_ctz(hits);
             hits &= hits - 1;
             const int64_t jj = j0 + j;
-            if (v[j] >= R->t[i] && add(J, R, i, 1, v[j], jj) < 0) return -1;
-            if (v[j] >= C->t[jj] && add(J, C, jj, 0, v[j], i) < 0) return -1;
+            const float wr = fmaf(ra, R->res[jj], v[j]), wc = fmaf(C->alpha[jj], cr, v[j]); /* as above */
+            if (wr >= R->t[i] && add(J, R, i, 1, wr, v[j], jj) < 0) return -1;
+            if (wc >= C->t[jj] && add(J, C, jj, 0, wc, v[j], i) < 0) return -1;
         }
     }
     return 0;
@@ -485,15 +501,15 @@ static void *finish_columns(void *arg) {
             const lists *C = &F->jobs[w].cols;
             for (int q = 0; q < k; q++) {
                 if (C->ei[j * k + q] >= 0) insert(es, ei, k, C->es[j * k + q], C->ei[j * k + q]);
-                keep_largest(best, k, C->sv[j * k + q]); /* the k largest screened values over all threads */
+                keep_largest(best, k, C->sv[j * k + q]); /* the k largest lower bounds over all threads */
             }
             if (C->t[j] > t) t = C->t[j];
         }
-        const double err = J->cols.err[j];
-        if (best[k - 1] > -INFINITY && round_down((double)best[k - 1] - 2.0 * err) > t)
-            t = round_down((double)best[k - 1] - 2.0 * err);
+        const double beta = J->cols.beta[j];
+        if (best[k - 1] > -INFINITY && round_down((double)best[k - 1] - beta) > t)
+            t = round_down((double)best[k - 1] - beta);
         for (int w = 0; w < F->threads; w++) { /* no limit: the end */
-            if (ei[k - 1] >= 0 && round_down((double)es[k - 1] - err) > t) t = round_down((double)es[k - 1] - err);
+            if (ei[k - 1] >= 0 && round_down((double)es[k - 1] - beta) > t) t = round_down((double)es[k - 1] - beta);
             rescore(J, &F->jobs[w].cols, j, 0, t, es, ei, 0, &F->scored, INT64_MAX);
         }
     }
@@ -513,15 +529,17 @@ static void run_parallel(void *(*fn)(void *), void *args, size_t size, int count
 }
 
 /*
- * Top-k both ways. xb, yb: packed by pack_rows (x plain, y VNNI); ex, ey: error bound e of each row of
- * x / y; x2y_s/x2y_i [n][k], y2x_s/y2x_i [m][k]: output lists, filled with (-inf, -1) by the caller.
+ * Top-k both ways. xb, yb: packed by pack_rows (x plain, y VNNI); xalpha, xbeta / yalpha, ybeta: the
+ * error bound's terms for the lists of x's rows / y's rows, xres / yres: the rows' residual norms, rounded
+ * up to float32 (alpha and res padded with 32 zeros); x2y_s/x2y_i [n][k], y2x_s/y2x_i [m][k]: output lists, filled with (-inf, -1) by the caller.
  * chunk, panel: rows of x per chunk and columns of y per panel (rounded down to multiples of 32).
  * limit: re-scorings allowed per row and column of the inputs, on average. Returns the number of re-scorings, -1
  * when it gave up, -2 when AMX (or memory) is not available. n and m must be below 2^31.
  */
 int64_t knn_amx(const float *x, const float *xinv, int64_t n, const float *y, const float *yinv, int64_t m, int d,
                 const uint8_t *xb, const uint8_t *yb, int int8, const float *xscale, const float *yscale,
-                const double *ex, const double *ey, int k, float *x2y_s, int64_t *x2y_i, float *y2x_s,
+                const float *xalpha, const double *xbeta, const float *xres, const float *yalpha,
+                const double *ybeta, const float *yres, int k, float *x2y_s, int64_t *x2y_i, float *y2x_s,
                 int64_t *y2x_i, int64_t chunk, int64_t panel, int threads, int64_t limit) {
     if (!amx_ready() || k < 1 || threads < 1 || n < 1 || m < 1 || n >= INT32_MAX || m >= INT32_MAX ||
         (int8 && (int64_t)d * 127 * 127 >= INT32_MAX))
@@ -536,7 +554,7 @@ int64_t knn_amx(const float *x, const float *xinv, int64_t n, const float *y, co
     int give_up = 0;
     int64_t total = -2;
     memset(&rows, 0, sizeof rows);
-    if (!jobs || !col_s || !col_i || alloc_lists(&rows, n, k, x2y_s, x2y_i, ex) < 0) goto out;
+    if (!jobs || !col_s || !col_i || alloc_lists(&rows, n, k, x2y_s, x2y_i, xalpha, xbeta, yres) < 0) goto out;
     for (int t = 0; t < threads; t++) {
         job *J = &jobs[t];
         J->x = x, J->xinv = xinv, J->y = y, J->yinv = yinv, J->xb = xb, J->yb = yb;
@@ -550,7 +568,7 @@ int64_t knn_amx(const float *x, const float *xinv, int64_t n, const float *y, co
         J->rows = &rows;
         col_s[t] = malloc((size_t)m * k * sizeof(float));
         col_i[t] = malloc((size_t)m * k * sizeof(int64_t));
-        if (!col_s[t] || !col_i[t] || alloc_lists(&J->cols, m, k, col_s[t], col_i[t], ey) < 0) goto out;
+        if (!col_s[t] || !col_i[t] || alloc_lists(&J->cols, m, k, col_s[t], col_i[t], yalpha, ybeta, xres) < 0) goto out;
         for (int64_t q = 0; q < m * k; q++) col_s[t][q] = -INFINITY, col_i[t][q] = -1;
     }
     run_parallel(work, jobs, sizeof(job), threads);
@@ -582,10 +600,11 @@ int amx_ready(void) { return 0; }
 
 int64_t knn_amx(const float *x, const float *xinv, int64_t n, const float *y, const float *yinv, int64_t m, int d,
                 const uint8_t *xb, const uint8_t *yb, int int8, const float *xscale, const float *yscale,
-                const double *ex, const double *ey, int k, float *x2y_s, int64_t *x2y_i, float *y2x_s,
+                const float *xalpha, const double *xbeta, const float *xres, const float *yalpha,
+                const double *ybeta, const float *yres, int k, float *x2y_s, int64_t *x2y_i, float *y2x_s,
                 int64_t *y2x_i, int64_t chunk, int64_t panel, int threads, int64_t limit) {
     (void)x, (void)xinv, (void)n, (void)y, (void)yinv, (void)m, (void)d, (void)xb, (void)yb, (void)int8;
-    (void)xscale, (void)yscale, (void)ex, (void)ey;
+    (void)xscale, (void)yscale, (void)xalpha, (void)xbeta, (void)xres, (void)yalpha, (void)ybeta, (void)yres;
     (void)k, (void)x2y_s, (void)x2y_i, (void)y2x_s, (void)y2x_i, (void)chunk, (void)panel, (void)threads, (void)limit;
     return -2;
 }
