@@ -5,7 +5,7 @@
 Data: clustered Gaussian embeddings (64 centres) with a planted parallel structure: 60% of the targets
 are noisy copies of sources (shuffled), the rest are unrelated points from the same clusters.
 Reports (1) identity of pairs and scores with the reference, and speed ratios end to end, for each
-knn_backend in BACKENDS (the default float32 pass, and the opt-in bfloat16 screen), then for the kNN
+knn_backend in BACKENDS (the default float32 pass, and the opt-in int8/bfloat16 screen), then for the kNN
 stage (the reference's two FAISS searches against the harness's one-pass `knn_both`, with identity of
 the neighbours) and for the part after kNN (scoring + retrieval); (2) peak RSS (VmHWM) of a fresh
 process that only builds the data and mines, against 1.5x the two matrices + 256 MiB; (3) recall@1 and
@@ -28,7 +28,7 @@ import numpy as np
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
 
-BACKENDS = ("auto", "screened")  # the default joint float32 pass; the bfloat16 screen (opt-in)
+BACKENDS = ("auto", "screened")  # the default joint float32 pass; the int8/bfloat16 screen (opt-in)
 
 
 def make_data(n: int, d: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

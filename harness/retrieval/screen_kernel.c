@@ -139,10 +139,16 @@ void pack_rows(const float *a, const float *inv, int64_t n, int d, int kp, int v
 #if HAVE_AMX
 
 /* The largest float <= t. */
-static float round_down(double t) {
-    if (t == -INFINITY) return -INFINITY;
+static inline float round_down(double t) {
     float f = (float)t;
-    if ((double)f > t) f = nextafterf(f, -INFINITY);
+    if ((double)f > t) { /* the next float down, by its bits (f > t, so f is not -inf) */
+        uint32_t u;
+        memcpy(&u, &f, sizeof u);
+        if (f > 0.0f) u -= 1;
+        else if (f < 0.0f) u += 1;
+        else u = 0x80000001u; /* below zero: the smallest negative denormal */
+        memcpy(&f, &u, sizeof f);
+    }
     return f;
 }
 
@@ -228,7 +234,7 @@ typedef struct {
     int cap;
 } lists;
 
-typedef struct {
+typedef struct job_ {
     const float *x, *xinv, *y, *yinv;
     const uint8_t *xb, *yb;    /* packed rows (pack_rows) */
     const float *xscale, *yscale; /* int8: the rows' scales, padded with zeros to a multiple of 32 */
@@ -238,6 +244,8 @@ typedef struct {
     int64_t b0, b1;                     /* this thread's 32-row blocks of x */
     lists *rows;                        /* shared; this thread touches its own rows only */
     lists cols;                         /* private to this thread */
+    const struct job_ *all;             /* every thread's job (for their column thresholds) */
+    int threads;
     int64_t scored, limit;              /* re-scorings done, and allowed before giving up */
     int *give_up;
 } job;
@@ -256,6 +264,11 @@ static int alloc_lists(lists *L, int64_t count, int k, float *es, int64_t *ei, c
     for (int64_t q = 0; q < count * k; q++) L->sv[q] = -INFINITY;
     for (int64_t q = 0; q < count + 32; q++) L->t[q] = q < count ? -INFINITY : INFINITY; /* padding: never */
     return 0;
+}
+
+/* Thresholds only rise; stored atomically, as other threads read column thresholds (adopt_thresholds). */
+static inline void raise_threshold(float *at, float t) {
+    if (t > *at) __atomic_store(at, &t, __ATOMIC_RELAXED);
 }
 
 static void free_lists(lists *L) { free(L->sv), free(L->t), free(L->nb), free(L->bs), free(L->bi); }
@@ -319,7 +332,7 @@ static int flush(job *J, lists *L, int64_t q, int is_row, float floor, int keep)
     if (keep == 0) L->nb[q] = 0;
     if (ei[k - 1] >= 0) {
         const float t = round_down((double)es[k - 1] - L->beta[q]);
-        if (t > L->t[q]) L->t[q] = t;
+        raise_threshold(L->t + q, t);
     }
     return 0;
 }
@@ -339,10 +352,10 @@ static int add(job *J, lists *L, int64_t q, int is_row, float w, float v, int64_
     }
     bs[*nb] = w, bi[*nb] = (int32_t)o, (*nb)++;
     float *sv = L->sv + q * k;
-    const float low = round_down((double)v - (double)L->alpha[q] * (double)L->res[o] - L->beta[q]);
-    if (keep_largest(sv, k, low) && sv[k - 1] > -INFINITY) { /* k entries have cosines >= sv[k - 1] */
-        const float t = round_down((double)sv[k - 1] - L->beta[q]);
-        if (t > L->t[q]) L->t[q] = t;
+    const double low = (double)v - (double)L->alpha[q] * (double)L->res[o] - L->beta[q];
+    if (low > sv[k - 1] && keep_largest(sv, k, round_down(low)) && sv[k - 1] > -INFINITY) {
+        const float t = round_down((double)sv[k - 1] - L->beta[q]); /* k entries have cosines >= sv[k - 1] */
+        raise_threshold(L->t + q, t);
     }
     return 0;
 }
@@ -435,6 +448,23 @@ static void to_similarities(const job *J, float *blk, int64_t i0, int64_t j0) {
     }
 }
 
+/*
+ * Raise this thread's column thresholds in [j0, j1) to the other threads' where higher: a threshold only
+ * excludes entries that k others provably beat, so it holds for every thread's part of the column. The
+ * others may be writing them; a stale value is just lower.
+ */
+static void adopt_thresholds(job *J, int64_t j0, int64_t j1) {
+    for (int w = 0; w < J->threads; w++) {
+        const float *theirs = J->all[w].cols.t;
+        if (theirs == J->cols.t) continue;
+        for (int64_t j = j0; j < j1; j++) {
+            float t;
+            __atomic_load(&theirs[j], &t, __ATOMIC_RELAXED);
+            raise_threshold(J->cols.t + j, t);
+        }
+    }
+}
+
 static void *work(void *arg) {
     job *J = arg;
     tile_config cfg;
@@ -448,6 +478,7 @@ static void *work(void *arg) {
         const int64_t c1 = c0 + J->chunk_blocks < J->b1 ? c0 + J->chunk_blocks : J->b1;
         for (int64_t p0 = 0; p0 < col_blocks; p0 += J->panel_blocks) {
             const int64_t p1 = p0 + J->panel_blocks < col_blocks ? p0 + J->panel_blocks : col_blocks;
+            adopt_thresholds(J, p0 * 32, p1 * 32 < J->m ? p1 * 32 : J->m);
             for (int64_t xb = c0; xb < c1; xb++) {
                 const uint8_t *a0 = J->xb + 2 * xb * group;
                 start_products(J, a0, J->yb + 2 * p0 * group, group);
@@ -462,15 +493,12 @@ static void *work(void *arg) {
                 if (__atomic_load_n(J->give_up, __ATOMIC_RELAXED)) goto done;
             }
         }
+        /* the chunk's rows have seen every column, so their thresholds are final: re-score what is still
+           above them while their rows are in cache (columns: finish_columns) */
+        for (int64_t i = c0 * 32; i < c1 * 32 && i < J->n; i++)
+            if (flush(J, J->rows, i, 1, J->rows->t[i], 0) < 0) goto give_up;
     }
-    _tile_release();
-    /* the rows' thresholds are final: re-score what is still above them (columns: finish_columns) */
-    for (int64_t i = J->b0 * 32; i < J->b1 * 32 && i < J->n; i++)
-        if (flush(J, J->rows, i, 1, J->rows->t[i], 0) < 0) {
-            __atomic_store_n(J->give_up, 1, __ATOMIC_RELAXED);
-            break;
-        }
-    return NULL;
+    goto done;
 give_up:
     __atomic_store_n(J->give_up, 1, __ATOMIC_RELAXED);
 done:
@@ -565,6 +593,7 @@ int64_t knn_amx(const float *x, const float *xinv, int64_t n, const float *y, co
         J->b0 = row_blocks * t / threads, J->b1 = row_blocks * (t + 1) / threads;
         J->limit = limit * (n + m) * (J->b1 - J->b0) / row_blocks;
         J->give_up = &give_up;
+        J->all = jobs, J->threads = threads;
         J->rows = &rows;
         col_s[t] = malloc((size_t)m * k * sizeof(float));
         col_i[t] = malloc((size_t)m * k * sizeof(int64_t));
