@@ -35,7 +35,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#if defined(__AMX_TILE__) && defined(__AMX_BF16__) && defined(__AMX_INT8__) && defined(__AVX512F__) && defined(__x86_64__)
+#if defined(__AMX_TILE__) && defined(__AMX_BF16__) && defined(__AMX_INT8__) && defined(__AVX512F__) && \
+    defined(__x86_64__)
 #include <immintrin.h>
 #define HAVE_AMX 1
 #else
@@ -241,12 +242,14 @@ typedef struct job_ {
     int64_t n, m;
     int d, kp, k, int8;
     int64_t chunk_blocks, panel_blocks; /* 32-row blocks of x per chunk, 32-column blocks of y per panel */
-    int64_t b0, b1;                     /* this thread's 32-row blocks of x */
+    int64_t row_blocks;                 /* 32-row blocks of x */
+    int64_t *next_chunk;                /* shared: the first 32-row block of x no thread has taken yet */
     lists *rows;                        /* shared; this thread touches its own rows only */
     lists cols;                         /* private to this thread */
     const struct job_ *all;             /* every thread's job (for their column thresholds) */
     int threads;
-    int64_t scored, limit;              /* re-scorings done, and allowed before giving up */
+    int64_t scored;                     /* re-scorings done by this thread */
+    int64_t *scored_all, limit;         /* shared: re-scorings by all threads, and allowed before giving up */
     int *give_up;
 } job;
 
@@ -275,13 +278,12 @@ static void free_lists(lists *L) { free(L->sv), free(L->t), free(L->nb), free(L-
 
 /*
  * Re-score the candidates of list q buffered in L (row q of x when is_row, else column q of y) that are
- * >= floor, and insert them into the exact list (es, ei); *scored counts them, -1 once it passes limit.
+ * >= floor, and insert them into the exact list (es, ei); returns how many it re-scored.
  * Candidates go in descending w, and once the exact list is full the floor rises to its k-th best - beta,
  * so the first candidate below the floor ends the work. With keep > 0 it also stops once
  * the exact list is full and at most keep candidates >= floor are left, and leaves just those buffered.
  */
-static int rescore(const job *J, lists *L, int64_t q, int is_row, float floor, float *es, int64_t *ei, int keep,
-                   int64_t *scored, int64_t limit) {
+static int rescore(const job *J, lists *L, int64_t q, int is_row, float floor, float *es, int64_t *ei, int keep) {
     float *bs = L->bs + q * L->cap;
     int32_t *bi = L->bi + q * L->cap;
     const float *other = is_row ? J->y : J->x;
@@ -304,7 +306,6 @@ static int rescore(const job *J, lists *L, int64_t q, int is_row, float floor, f
         }
         const int64_t o = bi[c], i = is_row ? q : o, j = is_row ? o : q;
         const float s = cosine(J->x + i * J->d, J->xinv[i], J->y + j * J->d, J->yinv[j], J->d);
-        if (++*scored > limit) return -1;
         if (insert(es, ei, k, s, o) && ei[k - 1] >= 0) {
             const float t = round_down((double)es[k - 1] - L->beta[q]);
             if (t > floor) floor = t;
@@ -317,18 +318,20 @@ static int rescore(const job *J, lists *L, int64_t q, int is_row, float floor, f
         for (int p = r; p < count; p++) bs[p - r] = vs[p - r], bi[p - r] = ids[p - r];
         L->nb[q] = count > r ? count - r : 0;
     }
-    return 0;
+    return r; /* each pass of the loop re-scored one */
 }
 
 /*
  * Re-score list q's buffer into its own exact list (all of it above floor; with keep > 0, until at most keep
- * candidates are left buffered), raise the threshold; -1 past the limit.
+ * candidates are left buffered), raise the threshold; -1 once all threads together are past the limit.
  */
 static int flush(job *J, lists *L, int64_t q, int is_row, float floor, int keep) {
     const int k = J->k;
     float *es = L->es + q * k;
     int64_t *ei = L->ei + q * k;
-    if (rescore(J, L, q, is_row, floor, es, ei, keep, &J->scored, J->limit) < 0) return -1;
+    const int scored = rescore(J, L, q, is_row, floor, es, ei, keep);
+    J->scored += scored;
+    if (scored && __atomic_add_fetch(J->scored_all, scored, __ATOMIC_RELAXED) > J->limit) return -1;
     if (keep == 0) L->nb[q] = 0;
     if (ei[k - 1] >= 0) {
         const float t = round_down((double)es[k - 1] - L->beta[q]);
@@ -474,8 +477,9 @@ static void *work(void *arg) {
     _tile_loadconfig(&cfg);
     float blk[2][32 * 32] __attribute__((aligned(64))); /* the block being scanned; the next one */
     const int64_t group = (int64_t)J->kp * 16 * (J->int8 ? 1 : 2), col_blocks = (J->m + 31) / 32;
-    for (int64_t c0 = J->b0; c0 < J->b1; c0 += J->chunk_blocks) {
-        const int64_t c1 = c0 + J->chunk_blocks < J->b1 ? c0 + J->chunk_blocks : J->b1;
+    /* chunks of x go to whichever thread is free: cores of a shared machine can run at different speeds */
+    for (int64_t c0; (c0 = __atomic_fetch_add(J->next_chunk, J->chunk_blocks, __ATOMIC_RELAXED)) < J->row_blocks;) {
+        const int64_t c1 = c0 + J->chunk_blocks < J->row_blocks ? c0 + J->chunk_blocks : J->row_blocks;
         for (int64_t p0 = 0; p0 < col_blocks; p0 += J->panel_blocks) {
             const int64_t p1 = p0 + J->panel_blocks < col_blocks ? p0 + J->panel_blocks : col_blocks;
             adopt_thresholds(J, p0 * 32, p1 * 32 < J->m ? p1 * 32 : J->m);
@@ -506,41 +510,46 @@ done:
     return NULL;
 }
 
-/* Columns [j0, j1) after every thread's sweep: merge the threads' lists, then re-score above the merged threshold. */
+/* Columns after every thread's sweep, in runs of COLUMN_RUN taken by whichever thread is free. */
+#define COLUMN_RUN 256
 typedef struct {
     job *jobs;
     int threads;
-    int64_t j0, j1;
+    int64_t *next; /* shared: the first column no thread has taken yet */
     float *out_s;
     int64_t *out_i;
     int64_t scored;
 } column_merge;
 
-static void *finish_columns(void *arg) {
-    column_merge *F = arg;
+/* Column j: merge the threads' lists, then re-score above the merged threshold (no limit: the end). */
+static void finish_column(column_merge *F, int64_t j) {
     job *J = &F->jobs[0];
     const int k = J->k;
-    for (int64_t j = F->j0; j < F->j1; j++) {
-        float *es = F->out_s + j * k, best[64];
-        int64_t *ei = F->out_i + j * k;
-        float t = -INFINITY;
-        for (int q = 0; q < k; q++) best[q] = -INFINITY;
-        for (int w = 0; w < F->threads; w++) {
-            const lists *C = &F->jobs[w].cols;
-            for (int q = 0; q < k; q++) {
-                if (C->ei[j * k + q] >= 0) insert(es, ei, k, C->es[j * k + q], C->ei[j * k + q]);
-                keep_largest(best, k, C->sv[j * k + q]); /* the k largest lower bounds over all threads */
-            }
-            if (C->t[j] > t) t = C->t[j];
+    float *es = F->out_s + j * k, best[64];
+    int64_t *ei = F->out_i + j * k;
+    float t = -INFINITY;
+    for (int q = 0; q < k; q++) best[q] = -INFINITY;
+    for (int w = 0; w < F->threads; w++) {
+        const lists *C = &F->jobs[w].cols;
+        for (int q = 0; q < k; q++) {
+            if (C->ei[j * k + q] >= 0) insert(es, ei, k, C->es[j * k + q], C->ei[j * k + q]);
+            keep_largest(best, k, C->sv[j * k + q]); /* the k largest lower bounds over all threads */
         }
-        const double beta = J->cols.beta[j];
-        if (best[k - 1] > -INFINITY && round_down((double)best[k - 1] - beta) > t)
-            t = round_down((double)best[k - 1] - beta);
-        for (int w = 0; w < F->threads; w++) { /* no limit: the end */
-            if (ei[k - 1] >= 0 && round_down((double)es[k - 1] - beta) > t) t = round_down((double)es[k - 1] - beta);
-            rescore(J, &F->jobs[w].cols, j, 0, t, es, ei, 0, &F->scored, INT64_MAX);
-        }
+        if (C->t[j] > t) t = C->t[j];
     }
+    const double beta = J->cols.beta[j];
+    if (best[k - 1] > -INFINITY) t = fmaxf(t, round_down((double)best[k - 1] - beta));
+    for (int w = 0; w < F->threads; w++) {
+        if (ei[k - 1] >= 0) t = fmaxf(t, round_down((double)es[k - 1] - beta));
+        F->scored += rescore(J, &F->jobs[w].cols, j, 0, t, es, ei, 0);
+    }
+}
+
+static void *finish_columns(void *arg) {
+    column_merge *F = arg;
+    const int64_t m = F->jobs[0].m;
+    for (int64_t j0; (j0 = __atomic_fetch_add(F->next, COLUMN_RUN, __ATOMIC_RELAXED)) < m;)
+        for (int64_t j = j0; j < j0 + COLUMN_RUN && j < m; j++) finish_column(F, j);
     return NULL;
 }
 
@@ -559,7 +568,8 @@ static void run_parallel(void *(*fn)(void *), void *args, size_t size, int count
 /*
  * Top-k both ways. xb, yb: packed by pack_rows (x plain, y VNNI); xalpha, xbeta / yalpha, ybeta: the
  * error bound's terms for the lists of x's rows / y's rows, xres / yres: the rows' residual norms, rounded
- * up to float32 (alpha and res padded with 32 zeros); x2y_s/x2y_i [n][k], y2x_s/y2x_i [m][k]: output lists, filled with (-inf, -1) by the caller.
+ * up to float32 (alpha and res padded with 32 zeros); x2y_s/x2y_i [n][k], y2x_s/y2x_i [m][k]: output lists,
+ * filled with (-inf, -1) by the caller.
  * chunk, panel: rows of x per chunk and columns of y per panel (rounded down to multiples of 32).
  * limit: re-scorings allowed per row and column of the inputs, on average. Returns the number of re-scorings, -1
  * when it gave up, -2 when AMX (or memory) is not available. n and m must be below 2^31.
@@ -580,7 +590,7 @@ int64_t knn_amx(const float *x, const float *xinv, int64_t n, const float *y, co
     int64_t **col_i = calloc((size_t)threads, sizeof(int64_t *));
     lists rows;
     int give_up = 0;
-    int64_t total = -2;
+    int64_t total = -2, next_chunk = 0, next_column = 0, scored_all = 0;
     memset(&rows, 0, sizeof rows);
     if (!jobs || !col_s || !col_i || alloc_lists(&rows, n, k, x2y_s, x2y_i, xalpha, xbeta, yres) < 0) goto out;
     for (int t = 0; t < threads; t++) {
@@ -590,14 +600,15 @@ int64_t knn_amx(const float *x, const float *xinv, int64_t n, const float *y, co
         J->n = n, J->m = m, J->d = d, J->kp = int8 ? (d + 63) / 64 * 64 : (d + 31) / 32 * 32, J->k = k;
         J->chunk_blocks = chunk / 32 > 0 ? chunk / 32 : 1;
         J->panel_blocks = panel / 32 > 0 ? panel / 32 : 1;
-        J->b0 = row_blocks * t / threads, J->b1 = row_blocks * (t + 1) / threads;
-        J->limit = limit * (n + m) * (J->b1 - J->b0) / row_blocks;
+        J->row_blocks = row_blocks, J->next_chunk = &next_chunk;
+        J->scored_all = &scored_all, J->limit = limit * (n + m);
         J->give_up = &give_up;
         J->all = jobs, J->threads = threads;
         J->rows = &rows;
         col_s[t] = malloc((size_t)m * k * sizeof(float));
         col_i[t] = malloc((size_t)m * k * sizeof(int64_t));
-        if (!col_s[t] || !col_i[t] || alloc_lists(&J->cols, m, k, col_s[t], col_i[t], yalpha, ybeta, xres) < 0) goto out;
+        if (!col_s[t] || !col_i[t]) goto out;
+        if (alloc_lists(&J->cols, m, k, col_s[t], col_i[t], yalpha, ybeta, xres) < 0) goto out;
         for (int64_t q = 0; q < m * k; q++) col_s[t][q] = -INFINITY, col_i[t][q] = -1;
     }
     run_parallel(work, jobs, sizeof(job), threads);
@@ -609,7 +620,7 @@ int64_t knn_amx(const float *x, const float *xinv, int64_t n, const float *y, co
     for (int t = 0; t < threads; t++) {
         column_merge *F = &merge[t];
         F->jobs = jobs, F->threads = threads, F->out_s = y2x_s, F->out_i = y2x_i;
-        F->j0 = m * t / threads, F->j1 = m * (t + 1) / threads;
+        F->next = &next_column;
     }
     run_parallel(finish_columns, merge, sizeof(column_merge), threads);
     total = 0;
