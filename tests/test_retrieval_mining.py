@@ -12,6 +12,7 @@ from harness.retrieval.mining import (
     greedy_one_to_one,
     mine_bitext,
 )
+from harness.retrieval.search import check_embeddings
 
 # Unit vectors whose cosines are exact decimals. cos(x_i, y_j):
 #        y0   y1   y2   y3
@@ -161,6 +162,7 @@ def test_dedup_and_expand() -> None:
         (np.zeros((0, 3), np.float32), Y, {}, "empty"),
         (X, Y[:, :2], {"k": 2}, "dimension 2 differs"),
         (X, np.where(Y == 1, np.nan, Y).astype(np.float32), {"k": 2}, "row 3 holds NaN"),
+        (X, np.where(Y == 1, -np.inf, Y).astype(np.float32), {"k": 2}, "row 3 holds NaN or inf"),
         (X[0], Y, {}, "2-D"),
         (X.astype(np.int64), Y, {}, "float"),
         (X, Y, {"k": 2, "margin": "cosine"}, "margin"),
@@ -172,3 +174,10 @@ def test_dedup_and_expand() -> None:
 def test_user_errors(x, y, kwargs, message) -> None:
     with pytest.raises(UserError, match=message):
         mine_bitext(x, y, **kwargs)
+
+
+def test_huge_finite_embeddings_pass_the_finite_check() -> None:
+    """Their sum overflows to inf; the check then looks value by value and finds nothing wrong."""
+    big = np.full((3, 4), 3e38, dtype=np.float32)
+    big[1] = -3e38
+    check_embeddings("embeddings", big)
