@@ -21,16 +21,16 @@ accumulation in any order, g = d u / (1 - d u) with u = 2^-22, twice float32's u
 holds whatever rounding the tile unit uses. int8: x^ = scale * q with q = round(x / scale) in [-127, 127]
 and scale = max |x| / 127 per row; the int32 sum q_x.q_y is exact and s rounds three times (int32 to
 float32, scale_x * scale_y, the product), g = 3u. |x^| and |dx| are computed per row in float64.
-Bounds use per-row norms and the other side's maxima, plus 1e-6 for the float32 rounding of re-scored
-cosines and for values AMX flushes to zero. An entry that can still enter a list whose k-th best cosine
-is L has a screened value >= L - e: that is its threshold. A list not yet full takes the threshold that
-its block proves: k distinct entries with screened values >= v have cosines >= v - e, so the threshold
-is v - 2e.
+Per pair, with |y^| <= its side's maximum: e <= alpha_i |dy_j| + beta_i (`_Packed.bound`; the lists of y's
+rows use the mirror form), plus 1e-6 for the float32 rounding of re-scored cosines, of the scan's
+v + alpha |dy| and for values AMX flushes to zero. An entry can still enter a list whose k-th best cosine
+is L only if its upper bound v + e is >= L; a list without k exact cosines yet uses the k-th largest lower
+bound v - e of the entries it has seen instead of L.
 
 Where the work happens: `screen_kernel.c` (compiled by `kernel.py`): AMX tiles, the scan of each 32 x 32
 block in L1, float64 re-scoring, one thread per core (FAISS's OpenMP thread count).
 
-The screen gives up (returns None) when it re-scores more than `MAX_CANDIDATES` + 2k entries per row and
+The screen gives up (returns None) when it re-scores more than `MAX_CANDIDATES[precision]` + 2k entries per row and
 column on average: massive near-ties, such as many identical or near-duplicate embeddings, which it
 cannot tell apart without re-scoring each (mining de-duplicates identical sentences first, as LASER
 does); callers then run `knn_both`. Measured figures are in bench/retrieval.py's output and the README.

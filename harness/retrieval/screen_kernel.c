@@ -8,20 +8,23 @@
  * operand: each tile row holds, for 16 columns, 4-byte units of consecutive dimensions). Rows are padded
  * to a multiple of 32, and the width to kp (a multiple of 32 bfloat16 or 64 int8 values), with zeros.
  *
- * Work. Each thread takes a range of 32-row blocks of x. For a 32 x 32 block of similarities, four tile
- * accumulators hold the products (float32 sums for bfloat16, exact int32 sums for int8, scaled to floats
- * after the store); while the tile unit works on the next block, the core scans this one in L1 against
- * each row's and each column's screen threshold t. An entry that passes is buffered with its screened
- * value, and the list's k largest screened values v_k raise t to v_k - 2e (k distinct entries have
- * cosines >= v_k - e, so an entry able to enter has a screened value >= v_k - 2e). Buffered entries are
- * re-scored exactly (float64 dot product of the float32-normalised rows, rounded to float32) in
- * descending screened order, at the end or when a buffer fills, and only while still >= t: re-scored
- * entries join the list's exact top-k, which raises t to (its k-th best - e). A full buffer is re-scored
- * only until the exact list is full and half the buffer is free; the rest stays buffered. So the entries
- * that beat the running k-th best, about k ln(pool / k) per list, cost a buffer slot, not a re-scoring.
- * Column lists are private to a thread; at the end their exact lists, screened top-k and thresholds are
- * merged before the last re-scoring. Loops are blocked so that a chunk of x stays in L3 and a panel of
- * y in L2.
+ * Work. Threads take chunks of x's 32-row blocks as they become free (the cores of a shared machine can
+ * run at quite different speeds). For a 32 x 32 block of similarities, four tile accumulators hold the
+ * products (float32 sums for bfloat16, exact int32 sums for int8, scaled to floats after the store); while
+ * the tile unit works on the next block, the core scans this one in L1 against each row's and each
+ * column's threshold. The error bound of each pair is alpha res + beta (see `lists`), so each entry is
+ * tested as w = v + alpha res against the list's threshold on w. An entry that passes is buffered with its
+ * w, and the k largest lower bounds of its cosine seen (v - alpha res - beta) raise the threshold: k
+ * distinct entries have cosines >= that, so an entry whose upper bound w + beta is below cannot enter.
+ * Buffered entries are re-scored exactly (float64 dot product of the float32-normalised rows, rounded to
+ * float32) in descending w, at the end or when a buffer fills, and only while still above the threshold:
+ * re-scored entries join the list's exact top-k, whose k-th best - beta then bounds the threshold. A full
+ * buffer is re-scored only until the exact list is full and half the buffer is free; the rest stays
+ * buffered. So the entries that beat the running k-th best, about k ln(pool / k) per list, cost a buffer
+ * slot, not a re-scoring. A chunk's rows are re-scored for the last time as soon as the chunk is done.
+ * Column lists are private to a thread, which adopts the others' higher column thresholds at each panel;
+ * at the end their exact lists, lower bounds and thresholds are merged before the last re-scoring. Loops
+ * are blocked so that a chunk of x stays in L3 and a panel of y in L2.
  *
  * Built without AMX (no __AMX_BF16__ and __AMX_INT8__ under -march=native), knn_amx returns -2 and
  * callers fall back.
