@@ -256,9 +256,12 @@ def knn_both(
     the lowest index among equal worst values; its output lists equal values highest index first within
     one search (across `knn` chunks, earlier chunk first). So the two paths may list exactly tied
     neighbours in another order, or keep another one of several neighbours tied at the k-th place, and
-    nothing else. The similarities are the same float32 numbers as FAISS's: both run OpenBLAS sgemm on
-    the same normalised rows (bitwise equal measured at mining sizes; small matrices and FAISS's SIMD
-    loop for fewer than 20 queries can round differently in the last bit).
+    nothing else. The similarities are float32 sgemm sums of the same normalised rows as FAISS's, but not
+    always the same bits: OpenBLAS's result for a pair can depend on the call's shape and on the CPU's
+    kernel (on an AMD Zen 3, FAISS's own x->y and y->x searches disagree in the last bit on ~6% of pairs,
+    and numpy's BLAS on a 4096 x 4096 tile differs from FAISS's 1024-column calls), and FAISS takes a SIMD
+    loop instead of BLAS for small query sets. Neighbours whose cosines lie within that rounding (~1e-7)
+    of each other can therefore be listed in another order, here as between any two float32 searches.
     """
     if check:
         check_embeddings("source embeddings", x)
