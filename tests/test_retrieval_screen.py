@@ -1,8 +1,8 @@
-"""The int8 and bfloat16 screens (`knn_both_screened`): exact top-k by float64 cosine, both ways, or a clean
-fallback.
+"""The int8, bfloat16 (AMX) and int7 (AVX2) screens (`knn_both_screened`): exact top-k by float64 cosine, both
+ways, or a clean fallback.
 
-The kernel needs a C compiler and a CPU with AMX; where either is missing these tests that run it skip,
-and the fallback tests still run.
+The kernel needs a C compiler and a CPU with AMX or AVX2; a build has one of the two backends, so each test
+runs the precisions of this CPU's build and skips the others; the fallback tests always run.
 """
 
 from __future__ import annotations
@@ -15,9 +15,18 @@ from harness.retrieval import kernel, screen
 from harness.retrieval.mining import mine_bitext
 from harness.retrieval.search import normalized
 
-needs_kernel = pytest.mark.skipif(
-    kernel.load() is None or not kernel.load().amx_ready(), reason="no C compiler or no AMX for the screen kernel"
-)
+_BUILT = screen.ISA_PRECISIONS.get(kernel.load().screen_isa(), ()) if kernel.load() is not None else ()
+needs_kernel = pytest.mark.skipif(not _BUILT, reason="no C compiler, or neither AMX nor AVX2, for the screen kernel")
+needs_amx = pytest.mark.skipif("int8" not in _BUILT, reason="no AMX build of the screen kernel on this CPU")
+
+
+def _built(*precisions: str) -> list:
+    """pytest params for these precisions, each skipped unless this CPU's build of the kernel has it."""
+    return [pytest.param(p, marks=pytest.mark.skipif(p not in _BUILT, reason=f"this CPU's build has no {p}"))
+            for p in precisions]
+
+
+ALL = _built("int8", "bf16", "int7")
 
 
 def _truth(q: np.ndarray, p: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -49,7 +58,7 @@ def _data(kind: str, rng: np.random.Generator, n: int, m: int, d: int) -> tuple[
 
 
 @needs_kernel
-@pytest.mark.parametrize("precision", ["int8", "bf16"])
+@pytest.mark.parametrize("precision", ALL)
 @pytest.mark.parametrize("kind", ["gaussian", "anisotropic", "crowded", "planted", "duplicated", "zero rows"])
 @pytest.mark.parametrize(
     ("n", "m", "d", "k", "block", "threads"),
@@ -79,10 +88,10 @@ def _near_ties() -> tuple[np.ndarray, np.ndarray]:
 
 
 @needs_kernel
-@pytest.mark.parametrize("precision", ["int8", "bf16"])
+@pytest.mark.parametrize("precision", ALL)
 def test_screen_stays_exact_when_candidate_buffers_overflow(monkeypatch, precision) -> None:
     """Every list's candidate buffer fills, is compacted and re-scored, again and again."""
-    monkeypatch.setattr(screen, "MAX_CANDIDATES", {"bf16": 10**6, "int8": 10**6})  # by default it gives up here
+    monkeypatch.setattr(screen, "MAX_CANDIDATES", dict.fromkeys(screen._CODES, 10**6))  # by default it gives up
     x, y = _near_ties()
     got = screen.knn_both_screened(x, y, 3, precision=precision, chunk=64, panel=64, threads=2)
     assert got is not None
@@ -97,13 +106,13 @@ def test_faiss_inverse_norms_reproduce_normalize_l2_bit_for_bit(scale) -> None:
 
 
 @needs_kernel
-@pytest.mark.parametrize("precision", ["auto", "int8", "bf16"])
+@pytest.mark.parametrize("precision", ["auto", *ALL])
 def test_screen_gives_up_when_too_many_entries_survive(precision) -> None:
     x, y = _near_ties()
     assert screen.knn_both_screened(x, y, 3, precision=precision, chunk=64, panel=64, threads=2) is None
 
 
-@needs_kernel
+@needs_amx
 def test_auto_takes_bf16_when_the_int8_screen_gives_up(monkeypatch) -> None:
     monkeypatch.setattr(screen, "choose_precision", lambda *args: "int8")
     monkeypatch.setattr(screen, "MAX_CANDIDATES", {"int8": -10, "bf16": 32})  # int8: out at its first re-scoring
@@ -121,7 +130,7 @@ def _with_outlier_dimensions(x: np.ndarray, y: np.ndarray, factor: float) -> tup
     return x, y
 
 
-@needs_kernel
+@needs_amx
 def test_precision_choice_follows_the_expected_rescorings(monkeypatch) -> None:
     """Spread-out values quantise well to int8; outlier dimensions make its bound loose, so bf16 is chosen.
 
@@ -147,16 +156,18 @@ def test_precision_choice_follows_the_expected_rescorings(monkeypatch) -> None:
 def _unpack(got: screen._Packed, n: int, d: int, precision: str, vnni: bool) -> np.ndarray:
     """The rounded rows (float64) from the kernel's tile layout."""
     rows, t = np.arange(n)[:, None], np.arange(d)[None, :]
-    per, unit = (64, 4) if precision == "int8" else (32, 2)  # values per tile row; values per VNNI unit
+    per, unit = (32, 2) if precision == "bf16" else (64, 4)  # values per tile row; values per VNNI unit
     inside = (t % per) // unit * 16 * unit + rows % 16 * unit + t % unit if vnni else rows % 16 * per + t % per
     flat = got.packed.reshape(-1)[(rows // 16) * got.packed.shape[1] * 16 + (t // per) * 16 * per + inside]
-    if precision == "int8":
+    if precision == "int7" and not vnni:  # unsigned codes and a zero point per row
+        return got.scale[:n, None].astype(np.float64) * (flat.astype(np.int64) - got.offset[:n, None])
+    if precision != "bf16":
         return got.scale[:n, None].astype(np.float64) * flat
     return (flat.astype(np.uint32) << 16).view(np.float32).astype(np.float64)
 
 
 @needs_kernel
-@pytest.mark.parametrize("precision", ["int8", "bf16"])
+@pytest.mark.parametrize("precision", ALL)
 @pytest.mark.parametrize("kind", ["gaussian", "crowded", "outliers"])
 def test_error_bound_holds_for_every_pair_both_ways(precision, kind) -> None:
     """|cosine - screened| <= alpha[i] res[j] + beta[i] for rows' lists, and the mirror for columns' lists.
@@ -168,9 +179,9 @@ def test_error_bound_holds_for_every_pair_both_ways(precision, kind) -> None:
     x, y = _data("crowded" if kind == "crowded" else "gaussian", rng, 150, 170, 96)
     if kind == "outliers":
         x, y = _with_outlier_dimensions(x, y, 30.0)
-    lib, int8, gamma = kernel.load(), precision == "int8", screen._gamma(96, precision)
-    xs = screen._Packed(lib, x, screen.faiss_inverse_norms(x), False, int8)
-    ys = screen._Packed(lib, y, screen.faiss_inverse_norms(y), True, int8)
+    lib, gamma = kernel.load(), screen._gamma(96, precision)
+    xs = screen._Packed(lib, x, screen.faiss_inverse_norms(x), False, precision)
+    ys = screen._Packed(lib, y, screen.faiss_inverse_norms(y), True, precision)
     error = np.abs(_unpack(xs, 150, 96, precision, False) @ _unpack(ys, 170, 96, precision, True).T
                    - normalized(x).astype(np.float64) @ normalized(y).astype(np.float64).T)
     (x_alpha, x_beta), (y_alpha, y_beta) = xs.bound(ys, gamma), ys.bound(xs, gamma)
@@ -182,22 +193,35 @@ def test_error_bound_holds_for_every_pair_both_ways(precision, kind) -> None:
 
 
 @needs_kernel
-@pytest.mark.parametrize("precision", ["int8", "bf16"])
+@pytest.mark.parametrize("precision", ALL)
 @pytest.mark.parametrize("vnni", [False, True])
 def test_packed_rows_unpack_to_the_rounded_rows_and_their_norms(precision, vnni) -> None:
-    """The tile layouts, the int8 scales and codes, and |rounded row|, |row - rounded row| that the bound uses."""
+    """The tile layouts, the scales, codes and offsets, and |rounded row|, |row - rounded row| that the bound uses."""
     rng = np.random.default_rng(8)
     a = rng.standard_normal((37, 100)).astype(np.float32) * rng.uniform(0.1, 10, (37, 1)).astype(np.float32)
     a[4] = 0
+    a[9] = np.abs(a[9])  # one row without negative values, one without positive ones (zero point 0 and 127)
+    a[11] = -np.abs(a[11])
     inv = screen.faiss_inverse_norms(a)
-    got = screen._Packed(kernel.load(), a, inv, vnni, precision == "int8")
+    got = screen._Packed(kernel.load(), a, inv, vnni, precision)
     back = _unpack(got, 37, 100, precision, vnni)
     v = (a * inv[:, None]).astype(np.float64)
-    if precision == "int8":
+    vf = a * inv[:, None]
+    if precision != "bf16":
         codes = np.divide(back, got.scale[:37, None], out=np.zeros_like(back), where=got.scale[:37, None] > 0)
         np.testing.assert_array_equal(codes, np.round(codes))
-        assert np.abs(codes).max() <= 127
-        np.testing.assert_array_equal(got.scale[:37], (np.abs(a * inv[:, None]).max(axis=1) / 127).astype(np.float32))
+        if precision == "int7" and not vnni:  # x: u - z with u in [0, 127]; the scale spans [min(.,0), max(.,0)]
+            u = codes + got.offset[:37, None]
+            assert u.min() >= 0 and u.max() <= 127
+            span = np.maximum(vf.max(axis=1), 0) - np.minimum(vf.min(axis=1), 0)
+            np.testing.assert_array_equal(got.scale[:37], (span / np.float32(127)).astype(np.float32))
+            assert got.offset[9] == 0 and got.offset[11] == 127
+        else:
+            levels = 127 if precision == "int8" else 63
+            assert np.abs(codes).max() <= levels
+            np.testing.assert_array_equal(got.scale[:37], np.abs(vf).max(axis=1) / np.float32(levels))
+            if precision == "int7":  # y: the sum of each row's codes, for the zero points of x
+                np.testing.assert_array_equal(got.offset[:37], codes.sum(axis=1))
         assert np.all(np.abs(back - v) <= got.scale[:37, None] * (0.5 + 1e-6))
     else:
         assert np.all(np.abs(back - v) <= np.abs(v) * 2.0**-8)
@@ -205,14 +229,24 @@ def test_packed_rows_unpack_to_the_rounded_rows_and_their_norms(precision, vnni)
     np.testing.assert_allclose(got.res, np.linalg.norm(v - back, axis=1), rtol=1e-9, atol=1e-300)
 
 
-def test_screen_is_out_without_amx(monkeypatch) -> None:
-    class NoAmx:
-        def amx_ready(self) -> int:
+def test_screen_is_out_without_amx_or_avx2(monkeypatch) -> None:
+    class Neither:
+        def screen_isa(self) -> int:
             return 0
 
-    monkeypatch.setattr(kernel, "load", lambda: NoAmx())
+    monkeypatch.setattr(kernel, "load", lambda: Neither())
     x, y = _data("gaussian", np.random.default_rng(4), 40, 30, 8)
     assert screen.knn_both_screened(x, y, 2) is None
+
+
+@needs_kernel
+def test_a_precision_of_the_other_backend_is_out() -> None:
+    """AMX builds have int8 and bf16, AVX2 builds int7: asking for another one gives None (the default pass)."""
+    x, y = _data("gaussian", np.random.default_rng(4), 40, 30, 8)
+    other = [p for p in screen._CODES if p not in _BUILT]
+    assert other
+    for precision in other:
+        assert screen.knn_both_screened(x, y, 2, precision=precision) is None
 
 
 def test_mining_falls_back_to_the_joint_pass_without_the_kernel(monkeypatch) -> None:

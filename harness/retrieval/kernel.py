@@ -1,12 +1,14 @@
-"""The C kernel of the int8/bfloat16 screen (`screen_kernel.c`, used by `screen.py`), compiled on first use.
+"""The C kernel of the low-precision screen (`screen_kernel.c`, used by `screen.py`), compiled on first use.
 
-Why C: the screen multiplies int8 or bfloat16 tiles with AMX and scans each 32 x 32 block of similarities
-while it is in L1, re-scoring and inserting the few entries that may enter a top-k list; neither numpy nor
-torch can fuse those steps, and materialising the similarity tiles costs more than the products. The library is
+Why C: the screen multiplies int8 or bfloat16 tiles with AMX, or 7-bit codes with AVX2, and scans each 32 x 32
+block of similarities while it is in L1, re-scoring and inserting the few entries that may enter a top-k list;
+neither numpy nor torch can fuse those steps, and materialising the similarity tiles costs more than the
+products. The library is
 built with `$CC` (default `cc`) for the local CPU (-march=native) into `$XSTILTS_KERNEL_CACHE` (default
 `~/.cache/xstilts/kernels`), keyed by the source, the compiler, the flags and the CPU's flags, and loaded
-with ctypes. `load()` returns None when no compiler is available or the build fails; built on a CPU
-without AMX, the library reports `amx_ready() == 0`. Callers then take the default pass.
+with ctypes. `load()` returns None when no compiler is available or the build fails. `screen_isa()` tells
+what the build multiplies with: 2 AMX (where the kernel lets the process use it), 1 AVX2, 0 neither (callers
+then take the default pass).
 """
 
 from __future__ import annotations
@@ -70,10 +72,10 @@ def load() -> ctypes.CDLL | None:
     except OSError:
         return None
     ptr, i32, i64 = ctypes.c_void_p, ctypes.c_int, ctypes.c_int64
-    lib.amx_ready.argtypes, lib.amx_ready.restype = [], i32
-    lib.pack_rows.argtypes = [ptr, ptr, i64, i32, i32, i32, i32, ptr, ptr, ptr, ptr]
+    lib.screen_isa.argtypes, lib.screen_isa.restype = [], i32
+    lib.pack_rows.argtypes = [ptr, ptr, i64, i32, i32, i32, i32, ptr, ptr, ptr, ptr, ptr]
     lib.pack_rows.restype = None
-    lib.knn_amx.argtypes = [ptr, ptr, i64, ptr, ptr, i64, i32, ptr, ptr, i32, ptr, ptr, ptr, ptr, ptr, ptr, ptr,
-                            ptr, i32, ptr, ptr, ptr, ptr, i64, i64, i32, i64]
-    lib.knn_amx.restype = i64
+    lib.knn_screen.argtypes = [ptr, ptr, i64, ptr, ptr, i64, i32, ptr, ptr, i32, ptr, ptr, ptr, ptr, ptr, ptr, ptr,
+                               ptr, ptr, ptr, i32, ptr, ptr, ptr, ptr, i64, i64, i32, i64]
+    lib.knn_screen.restype = i64
     return lib

@@ -1,12 +1,14 @@
-"""Exact cosine kNN both ways behind an int8 or bfloat16 screen (CPUs with AMX), re-ranked in float64.
+"""Exact cosine kNN both ways behind a low-precision screen (AMX or AVX2 CPUs), re-ranked in float64.
 
 Why: mining's cost is the similarity matrix. AMX multiplies int8 tiles (exact int32 sums) twice as fast as
-bfloat16 tiles (float32 sums), and those several times faster than float32 sgemm, but the products are only
-accurate to about 2e-2 (int8) or 4e-3 (bfloat16). The screen uses them only to discard entries that provably
-cannot be among the top k; every entry that survives is re-scored exactly, so the neighbours are exact.
-int8 halves the tile work but lets about four times as many entries through to re-scoring; "auto" picks
-the cheaper by a cost model (`choose_precision`), so int8 on large pools of well-spread embeddings and
-bfloat16 where a few outlier dimensions make the int8 bound loose.
+bfloat16 tiles (float32 sums), and those several times faster than float32 sgemm; AVX2 multiplies 7-bit
+codes (exact int32 sums, "int7") at about 1.5x to 2.5x its float32 rate. The products are only accurate to
+about 2e-2 (int8), 4e-2 (int7) or 4e-3 (bfloat16). The screen uses them only to discard entries that
+provably cannot be among the top k; every entry that survives is re-scored exactly, so the neighbours are
+exact. On AMX, int8 halves the tile work but lets about four times as many entries through to re-scoring;
+"auto" picks the cheaper by a cost model (`choose_precision`), so int8 on large pools of well-spread
+embeddings and bfloat16 where a few outlier dimensions make the int8 bound loose. On AVX2, "auto" is int7
+(the only precision that build has).
 
 Definition of the result: the cosine of a pair is the float64 dot product of the two rows as
 L2-normalised in float32 by FAISS (`faiss.normalize_L2`, LASER's step; reproduced bit for bit from FAISS's
@@ -20,15 +22,18 @@ The bound. For float32-normalised rows x, y with roundings x^, y^ and residuals 
 accumulation in any order, g = d u / (1 - d u) with u = 2^-22, twice float32's unit roundoff, so the bound
 holds whatever rounding the tile unit uses. int8: x^ = scale * q with q = round(x / scale) in [-127, 127]
 and scale = max |x| / 127 per row; the int32 sum q_x.q_y is exact and s rounds three times (int32 to
-float32, scale_x * scale_y, the product), g = 3u. |x^| and |dx| are computed per row in float64.
+float32, scale_x * scale_y, the product), g = 3u. int7: x^ = scale_x * (u - z) with u in [0, 127] and an
+integer zero point z, y^ = scale_y * q with q in [-63, 63]; (u - z).q is an exact int32 and s rounds as for
+int8, g = 3u. |x^| and |dx| are computed per row in float64.
 Per pair, with |y^| <= its side's maximum: e <= alpha_i |dy_j| + beta_i (`_Packed.bound`; the lists of y's
 rows use the mirror form), plus 1e-6 for the float32 rounding of re-scored cosines, of the scan's
 v + alpha |dy| and for values AMX flushes to zero. An entry can still enter a list whose k-th best cosine
 is L only if its upper bound v + e is >= L; a list without k exact cosines yet uses the k-th largest lower
 bound v - e of the entries it has seen instead of L.
 
-Where the work happens: `screen_kernel.c` (compiled by `kernel.py`): AMX tiles, the scan of each 32 x 32
-block in L1, float64 re-scoring, one thread per core (FAISS's OpenMP thread count).
+Where the work happens: `screen_kernel.c` (compiled by `kernel.py`): AMX tiles or AVX2 products, the scan of
+each 32 x 32 block in L1, float64 re-scoring (the same bits on either), one thread per core (FAISS's OpenMP
+thread count).
 
 The screen gives up (returns None) when it re-scores more than `MAX_CANDIDATES[precision]` + 2k entries per row and
 column on average: massive near-ties, such as many identical or near-duplicate embeddings, which it
@@ -44,9 +49,11 @@ import numpy as np
 
 from harness.retrieval import kernel
 
-PRECISIONS = ("auto", "int8", "bf16")
+PRECISIONS = ("auto", "int8", "bf16", "int7")
+ISA_PRECISIONS = {2: ("int8", "bf16"), 1: ("int7",)}  # kernel.screen_isa() -> what that build multiplies
+_CODES = {"bf16": 0, "int8": 1, "int7": 2}  # the kernel's names for them
 # average entries re-scored per row and column, beyond 2k, before the screen gives up
-MAX_CANDIDATES = {"bf16": 32, "int8": 96}
+MAX_CANDIDATES = {"bf16": 32, "int8": 96, "int7": 96}
 # one exact re-scoring (a float64 dot product of two rows fetched from memory) costs about as long as this
 # many flops of bfloat16 tile products: 4e5 to 8e5 measured from the int8/bf16 crossover at 5k and 15k rows
 RESCORE_FLOPS = 6e5
@@ -68,22 +75,25 @@ def knn_both_screened(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
     """Exact top-k both ways (x2y_sims, x2y_ids, y2x_sims, y2x_ids), or None when the screen is out.
 
-    None: no C compiler or no AMX, k above `kernel.MAX_K`, or more than `MAX_CANDIDATES` + 2k re-scorings
-    per row and column. Inputs must be checked already (finite 2-D floats, same width, k <= both pools).
-    `precision`: the screen's tile products, "int8" (twice the tile rate, a looser bound), "bf16", or
-    "auto": the cheaper by `choose_precision`, then the other one if the screen gives up. `chunk`: rows of x
+    None: no C compiler, neither AMX nor AVX2, a precision this CPU's build lacks (AMX: int8, bf16; AVX2:
+    int7), k above `kernel.MAX_K`, or more than `MAX_CANDIDATES` + 2k re-scorings per row and column.
+    Inputs must be checked already (finite 2-D floats, same width, k <= both pools).
+    `precision`: the screen's products, "int8" (twice the tile rate, a looser bound), "bf16", "int7", or
+    "auto": on AMX the cheaper by `choose_precision`, then the other one if the screen gives up; on AVX2
+    int7. `chunk`: rows of x
     per chunk (kept in L3); `panel`: columns of y per panel (kept in L2); both are rounded down to multiples
     of 32. `threads`: default FAISS's OpenMP thread count.
     """
     if precision not in PRECISIONS:
         raise ValueError(f"precision: expected one of {', '.join(PRECISIONS)}, got {precision!r}")
     lib = kernel.load()
-    if lib is None or k > kernel.MAX_K or not lib.amx_ready():
+    available = ISA_PRECISIONS.get(lib.screen_isa(), ()) if lib is not None else ()
+    order = list(available) if precision == "auto" else [p for p in available if p == precision]
+    if not order or k > kernel.MAX_K:
         return None
     x = np.ascontiguousarray(x, dtype=np.float32)
     y = np.ascontiguousarray(y, dtype=np.float32)
     x_inv, y_inv = faiss_inverse_norms(x), faiss_inverse_norms(y)
-    order = ["int8", "bf16"] if precision == "auto" else [precision]
     for p in order:
         packed = _pack_both(lib, x, x_inv, y, y_inv, p)
         if precision == "auto" and p == "int8" and choose_precision(x, x_inv, y, y_inv, k, *packed) == "bf16":
@@ -141,14 +151,14 @@ def _cosines(q: np.ndarray, b: np.ndarray, b_inv: np.ndarray, blocks: int = 8) -
 
 def _pack_both(lib: object, x, x_inv, y, y_inv, precision: str) -> tuple[_Packed, _Packed]:
     with ThreadPoolExecutor(max_workers=2) as pool:  # the kernel releases the GIL
-        return tuple(pool.map(lambda side: _Packed(lib, *side, precision == "int8"),
+        return tuple(pool.map(lambda side: _Packed(lib, *side, precision),
                               ((x, x_inv, False), (y, y_inv, True))))
 
 
 def _gamma(d: int, precision: str) -> float:
-    """Relative error of the tile sums: float32 accumulation over d terms (bf16); int8 sums are exact and
-    only three roundings remain (int32 to float32, scale x scale, and the product)."""
-    return 3 * _UNIT if precision == "int8" else d * _UNIT / (1 - d * _UNIT)
+    """Relative error of the tile sums: float32 accumulation over d terms (bf16); int8 and int7 sums are exact
+    and only three roundings remain (int32 to float32, scale x scale, and the product)."""
+    return d * _UNIT / (1 - d * _UNIT) if precision == "bf16" else 3 * _UNIT
 
 
 def _screen(lib, x, y, k, packed, precision, chunk, panel, threads):
@@ -161,30 +171,34 @@ def _screen(lib, x, y, k, packed, precision, chunk, panel, threads):
     y2x_s = np.full((m, k), -np.inf, dtype=np.float32)
     y2x_i = np.full((m, k), -1, dtype=np.int64)
     (x_alpha, x_beta), (y_alpha, y_beta) = xs.bound(ys, gamma), ys.bound(xs, gamma)
-    args = (x, xs.inv, n, y, ys.inv, m, d, xs.packed, ys.packed, int(precision == "int8"), xs.scale, ys.scale,
-            x_alpha, x_beta, xs.res_up, y_alpha, y_beta, ys.res_up, k, x2y_s, x2y_i, y2x_s, y2x_i, chunk, panel,
-            threads, MAX_CANDIDATES[precision] + 2 * k)
-    if lib.knn_amx(*(_pointer(a) for a in args)) < 0:
+    args = (x, xs.inv, n, y, ys.inv, m, d, xs.packed, ys.packed, _CODES[precision], xs.scale, ys.scale, xs.offset,
+            ys.offset, x_alpha, x_beta, xs.res_up, y_alpha, y_beta, ys.res_up, k, x2y_s, x2y_i, y2x_s, y2x_i, chunk,
+            panel, threads, MAX_CANDIDATES[precision] + 2 * k)
+    if lib.knn_screen(*(_pointer(a) for a in args)) < 0:
         return None
     return x2y_s, x2y_i, y2x_s, y2x_i
 
 
 class _Packed:
-    """One side: FAISS's inverse norms, the bfloat16 rows in the kernel's layout, and the norms the bound needs."""
+    """One side: FAISS's inverse norms, the rounded rows in the kernel's layout, and the norms the bound needs.
 
-    def __init__(self, lib: object, a: np.ndarray, inv: np.ndarray, vnni: bool, int8: bool) -> None:
+    `vnni`: y's layout (and, for int7, y's signed codes; x's are unsigned with a zero point)."""
+
+    def __init__(self, lib: object, a: np.ndarray, inv: np.ndarray, vnni: bool, precision: str) -> None:
         n, d = a.shape
         rows = -(-n // 32) * 32
         self.inv = inv
-        if int8:
-            self.packed = np.zeros((rows, -(-d // 64) * 64), dtype=np.int8)
-        else:
+        if precision == "bf16":
             self.packed = np.zeros((rows, -(-d // 32) * 32), dtype=np.uint16)
-        self.scale = np.zeros(rows, dtype=np.float32)  # int8: each row's scale (zero past n)
+        else:
+            self.packed = np.zeros((rows, -(-d // 64) * 64), dtype=np.uint8 if precision == "int7" and not vnni
+                                   else np.int8)
+        self.scale = np.zeros(rows, dtype=np.float32)  # int8, int7: each row's scale (zero past n)
+        self.offset = np.zeros(rows, dtype=np.int32)  # int7: x's zero points, y's sums of codes
         self.hat = np.empty(n, dtype=np.float64)  # |rounded row|
         self.res = np.empty(n, dtype=np.float64)  # |normalised row - rounded row|
-        args = (a, self.inv, n, d, self.packed.shape[1], int(vnni), int(int8), self.packed, self.scale, self.hat,
-                self.res)
+        args = (a, self.inv, n, d, self.packed.shape[1], int(vnni), _CODES[precision], self.packed, self.scale,
+                self.offset, self.hat, self.res)
         lib.pack_rows(*(_pointer(v) for v in args))
 
     def bound(self, other: _Packed, gamma: float) -> tuple[np.ndarray, np.ndarray]:

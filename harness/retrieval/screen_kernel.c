@@ -1,12 +1,21 @@
 /*
- * Exact cosine kNN both ways behind an int8 or bfloat16 screen computed with AMX tiles (screen.py states
- * the definition of the result and proves the bound e used here).
+ * Exact cosine kNN both ways behind a low-precision screen: int8 or bfloat16 tiles on CPUs with AMX, 7-bit
+ * integer products on CPUs with AVX2 (screen.py states the definition of the result and proves the bound e
+ * used here). One build has one backend, chosen by the compiler's target (-march=native): AMX where the
+ * CPU has it, else AVX2 + FMA; the lists, thresholds and re-scoring below are shared.
  *
  * Layout. Rows are normalised as faiss.normalize_L2 does (row * inv, inv from FAISS's squared norm) and
  * rounded to bfloat16, or to int8 codes with a scale per row, in 16-row groups of tiles of 16 rows x 64
  * bytes (32 bfloat16 or 64 int8 dimensions): x plainly (the A operand), y in the VNNI layout (the B
  * operand: each tile row holds, for 16 columns, 4-byte units of consecutive dimensions). Rows are padded
  * to a multiple of 32, and the width to kp (a multiple of 32 bfloat16 or 64 int8 values), with zeros.
+ *
+ * int7 (AVX2). x's rows are rounded to scale * (u - z) with codes u in [0, 127] and a zero point z per row,
+ * y's rows to scale * q with q in [-63, 63], in the same layouts (x plain, y VNNI). vpmaddubsw multiplies
+ * unsigned u by signed q and adds pairs into 16-bit lanes, |.| <= 2 * 127 * 63; two such sums still fit in
+ * 16 bits (32004 < 32767: nothing saturates), and vpmaddwd widens them to the exact int32 sum S = sum u q.
+ * The screened value is (S - z R) * scale_x * scale_y with R = sum q of y's row: exact integers, then the
+ * same three roundings as int8. A 32 x 32 block is 16 register-blocked 4 x 16 products.
  *
  * Work. Threads take chunks of x's 32-row blocks as they become free (the cores of a shared machine can
  * run at quite different speeds). For a 32 x 32 block of similarities, four tile accumulators hold the
@@ -26,8 +35,7 @@
  * at the end their exact lists, lower bounds and thresholds are merged before the last re-scoring. Loops
  * are blocked so that a chunk of x stays in L3 and a panel of y in L2.
  *
- * Built without AMX (no __AMX_BF16__ and __AMX_INT8__ under -march=native), knn_amx returns -2 and
- * callers fall back.
+ * Built with neither AMX nor AVX2 + FMA, screen_isa() is 0, knn_screen returns -2 and callers fall back.
  */
 #define _GNU_SOURCE
 #include <math.h>
@@ -42,9 +50,18 @@
     defined(__x86_64__)
 #include <immintrin.h>
 #define HAVE_AMX 1
+#define HAVE_AVX2 0
+#elif defined(__AVX2__) && defined(__FMA__) && defined(__x86_64__)
+#include <immintrin.h>
+#define HAVE_AMX 0
+#define HAVE_AVX2 1
 #else
 #define HAVE_AMX 0
+#define HAVE_AVX2 0
 #endif
+#define HAVE_SCREEN (HAVE_AMX || HAVE_AVX2)
+
+enum { BF16 = 0, INT8 = 1, INT7 = 2 }; /* the screen's codes (screen.py's precisions) */
 
 #define TILE_BYTES 1024 /* 16 rows x 64 bytes: 32 bfloat16 or 64 int8 */
 #define MIN_CAP 64       /* buffered candidates per list: max(MIN_CAP, 2k) */
@@ -66,14 +83,17 @@ static inline float from_bf16(uint16_t b) {
 
 /*
  * Normalise rows (a[i][t] * inv[i], as FAISS does), round them into out (the layout above; vnni = 1 for
- * y), and record |rounded row| (hat) and |row - rounded row| (res) in float64. bfloat16 (int8 = 0): out
- * holds [rows rounded up to 32][kp] uint16, kp a multiple of 32. int8 (int8 = 1): row i is rounded to
- * scale[i] * q with q = round(row / scale[i]) in [-127, 127], scale[i] = max |row| / 127 (0 for a zero
- * row); out holds [rows rounded up to 32][kp] int8, kp a multiple of 64. out must be zeroed by the caller.
+ * y), and record |rounded row| (hat) and |row - rounded row| (res) in float64. BF16: out holds [rows
+ * rounded up to 32][kp] uint16, kp a multiple of 32. INT8: row i is rounded to scale[i] * q with
+ * q = round(row / scale[i]) in [-127, 127], scale[i] = max |row| / 127 (0 for a zero row); out holds [rows
+ * rounded up to 32][kp] int8, kp a multiple of 64. INT7: x (vnni = 0) is rounded to scale[i] * (u - z) with
+ * u in [0, 127], scale[i] = (max(row, 0) - min(row, 0)) / 127 and zero point z = offset[i]; y (vnni = 1)
+ * to scale[i] * q with q in [-63, 63], scale[i] = max |row| / 63, and offset[i] = sum of its q; out holds
+ * bytes as for INT8. out must be zeroed by the caller.
  */
-void pack_rows(const float *a, const float *inv, int64_t n, int d, int kp, int vnni, int int8, void *out,
-               float *scale, double *hat, double *res) {
-    const int size = int8 ? 1 : 2; /* bytes per value */
+void pack_rows(const float *a, const float *inv, int64_t n, int d, int kp, int vnni, int precision, void *out,
+               float *scale, int32_t *offset, double *hat, double *res) {
+    const int size = precision == BF16 ? 2 : 1; /* bytes per value */
     uint8_t *bytes = calloc((size_t)kp, (size_t)size); /* one rounded row, zero-padded to kp values */
     float *v = malloc((size_t)d * sizeof(float)), *back = malloc((size_t)d * sizeof(float)); /* back: q or bf16 */
     int32_t *code = malloc((size_t)d * sizeof(int32_t));
@@ -81,21 +101,30 @@ void pack_rows(const float *a, const float *inv, int64_t n, int d, int kp, int v
     for (int64_t i = 0; i < n; i++) {
         const float *row = a + i * d, f = inv[i];
         for (int t = 0; t < d; t++) v[t] = row[t] * f;
-        if (int8) {
-            float lanes[16] = {0}, top = 0.0f; /* max |v| in 16 independent lanes (vectorises) */
+        offset[i] = 0;
+        if (precision != BF16) {
+            /* the largest and smallest value in 16 independent lanes (vectorises) */
+            float top[16] = {0}, bottom[16] = {0}, hi = 0.0f, lo = 0.0f;
             for (int t0 = 0; t0 < d; t0 += 16)
                 for (int l = 0; l < 16 && t0 + l < d; l++) {
-                    const float m = fabsf(v[t0 + l]);
-                    lanes[l] = m > lanes[l] ? m : lanes[l];
+                    top[l] = v[t0 + l] > top[l] ? v[t0 + l] : top[l];
+                    bottom[l] = v[t0 + l] < bottom[l] ? v[t0 + l] : bottom[l];
                 }
-            for (int l = 0; l < 16; l++) top = lanes[l] > top ? lanes[l] : top;
-            const float s = scale[i] = top / 127.0f, rs = s > 0.0f ? 1.0f / s : 0.0f;
+            for (int l = 0; l < 16; l++) hi = top[l] > hi ? top[l] : hi, lo = bottom[l] < lo ? bottom[l] : lo;
+            const int unsigned_codes = precision == INT7 && !vnni;
+            const float big = hi > -lo ? hi : -lo, levels = precision == INT8 ? 127.0f : 63.0f;
+            const float s = scale[i] = unsigned_codes ? (hi - lo) / 127.0f : big / levels;
+            const float rs = s > 0.0f ? 1.0f / s : 0.0f, z = unsigned_codes ? nearbyintf(-lo * rs) : 0.0f;
+            const float qmin = unsigned_codes ? 0.0f : -levels, qmax = unsigned_codes ? 127.0f : levels;
+            int32_t sum = 0;
             for (int t = 0; t < d; t++) { /* any rounding will do: the bound uses the actual residual */
-                float q = nearbyintf(v[t] * rs);
-                q = q > 127.0f ? 127.0f : (q < -127.0f ? -127.0f : q);
+                float q = nearbyintf(v[t] * rs) + z;
+                q = q > qmax ? qmax : (q < qmin ? qmin : q);
                 code[t] = (int32_t)q;
-                back[t] = q;
+                back[t] = q - z;
+                sum += code[t];
             }
+            if (precision == INT7) offset[i] = unsigned_codes ? (int32_t)z : sum;
         } else {
             for (int t = 0; t < d; t++) {
                 code[t] = to_bf16(v[t]);
@@ -103,7 +132,7 @@ void pack_rows(const float *a, const float *inv, int64_t n, int d, int kp, int v
             }
         }
         /* |rounded row| and |residual| in float64 (s * q is exact there), in 8 independent lanes */
-        const double s = int8 ? (double)scale[i] : 1.0;
+        const double s = precision != BF16 ? (double)scale[i] : 1.0;
         double h[8] = {0}, r[8] = {0};
         int t0 = 0;
         for (; t0 + 8 <= d; t0 += 8)
@@ -125,7 +154,7 @@ void pack_rows(const float *a, const float *inv, int64_t n, int d, int kp, int v
            (plain), or 16 units of 4 bytes, one unit per row, each holding consecutive dimensions (VNNI). */
         const int64_t row_bytes = (int64_t)kp * size;
         for (int t = 0; t < d; t++) {
-            if (int8) ((int8_t *)bytes)[t] = (int8_t)code[t];
+            if (precision != BF16) bytes[t] = (uint8_t)code[t]; /* int8: two's complement; INT7 x: 0..127 */
             else ((uint16_t *)bytes)[t] = (uint16_t)code[t];
         }
         const int c = (int)(i % 16);
@@ -140,7 +169,7 @@ void pack_rows(const float *a, const float *inv, int64_t n, int d, int kp, int v
     free(v), free(back), free(code), free(bytes);
 }
 
-#if HAVE_AMX
+#if HAVE_SCREEN
 
 /* The largest float <= t. */
 static inline float round_down(double t) {
@@ -180,10 +209,12 @@ static int keep_largest(float *best, int k, float v) {
 }
 
 
+#if HAVE_AMX
 #define ARCH_REQ_XCOMP_PERM 0x1023
 #define XFEATURE_XTILEDATA 18
 
-int amx_ready(void) { return syscall(SYS_arch_prctl, ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA) == 0; }
+/* 2: this build multiplies with AMX tiles, and the kernel lets this process use them; 0: it does not. */
+int screen_isa(void) { return syscall(SYS_arch_prctl, ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA) == 0 ? 2 : 0; }
 
 typedef struct {
     uint8_t palette_id;
@@ -197,6 +228,7 @@ typedef struct {
  * float64 dot product of two rows normalised on the fly (a * ia, b * ib in float32, as FAISS), rounded to
  * float32. Fixed order: 32 lanes (lane l sums dimensions t = l mod 32 in order), then a fixed tree.
  * float32 x float32 products are exact in float64, so the fused multiply-add rounds once, like the sum.
+ * The AVX2 build below keeps the same lanes and tree, so both give the same bits.
  */
 static float cosine(const float *a, float ia, const float *b, float ib, int d) {
     __m512d acc[4] = {_mm512_setzero_pd(), _mm512_setzero_pd(), _mm512_setzero_pd(), _mm512_setzero_pd()};
@@ -216,6 +248,36 @@ static float cosine(const float *a, float ia, const float *b, float ib, int d) {
     _mm512_storeu_pd(l, s);
     return (float)(((l[0] + l[4]) + (l[1] + l[5])) + ((l[2] + l[6]) + (l[3] + l[7])));
 }
+#else
+/* 1: this build multiplies 7-bit codes with AVX2. */
+int screen_isa(void) { return 1; }
+
+/* The AMX build's cosine (same lanes, same tree, same bits), on 4-lane float64 vectors. */
+static float cosine(const float *a, float ia, const float *b, float ib, int d) {
+    __m256d acc[4][2];
+    for (int q = 0; q < 4; q++) acc[q][0] = acc[q][1] = _mm256_setzero_pd();
+    const __m256 va = _mm256_set1_ps(ia), vb = _mm256_set1_ps(ib);
+    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    for (int t = 0; t < d; t += 32) {
+        for (int q = 0; q < 4; q++) {
+            const int left = d - t - 8 * q;
+            if (left <= 0) break;
+            const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(left), lane);
+            const __m256 pa = _mm256_mul_ps(_mm256_maskload_ps(a + t + 8 * q, mask), va);
+            const __m256 pb = _mm256_mul_ps(_mm256_maskload_ps(b + t + 8 * q, mask), vb);
+            acc[q][0] = _mm256_fmadd_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(pa)),
+                                        _mm256_cvtps_pd(_mm256_castps256_ps128(pb)), acc[q][0]);
+            acc[q][1] = _mm256_fmadd_pd(_mm256_cvtps_pd(_mm256_extractf128_ps(pa, 1)),
+                                        _mm256_cvtps_pd(_mm256_extractf128_ps(pb, 1)), acc[q][1]);
+        }
+    }
+    double l[8];
+    for (int h = 0; h < 2; h++)
+        _mm256_storeu_pd(l + 4 * h, _mm256_add_pd(_mm256_add_pd(acc[0][h], acc[1][h]),
+                                                  _mm256_add_pd(acc[2][h], acc[3][h])));
+    return (float)(((l[0] + l[4]) + (l[1] + l[5])) + ((l[2] + l[6]) + (l[3] + l[7])));
+}
+#endif
 
 /*
  * Lists of one side (rows of x, or one thread's columns of y), each with its screen state. List q bounds
@@ -241,9 +303,10 @@ typedef struct {
 typedef struct job_ {
     const float *x, *xinv, *y, *yinv;
     const uint8_t *xb, *yb;    /* packed rows (pack_rows) */
-    const float *xscale, *yscale; /* int8: the rows' scales, padded with zeros to a multiple of 32 */
+    const float *xscale, *yscale; /* int8, int7: the rows' scales, padded with zeros to a multiple of 32 */
+    const int32_t *xoff, *yoff;   /* int7: x's zero points, y's code sums (pack_rows), padded likewise */
     int64_t n, m;
-    int d, kp, k, int8;
+    int d, kp, k, precision;
     int64_t chunk_blocks, panel_blocks; /* 32-row blocks of x per chunk, 32-column blocks of y per panel */
     int64_t row_blocks;                 /* 32-row blocks of x */
     int64_t *next_chunk;                /* shared: the first 32-row block of x no thread has taken yet */
@@ -366,6 +429,16 @@ static int add(job *J, lists *L, int64_t q, int is_row, float w, float v, int64_
     return 0;
 }
 
+/* Entry (i, jj) of a block passed a screen on w: re-test both lists exactly as the vector scan did. */
+static inline int hit(job *J, int64_t i, int64_t jj, float v) {
+    lists *R = J->rows, *C = &J->cols;
+    const float wr = fmaf(R->alpha[i], R->res[jj], v), wc = fmaf(C->alpha[jj], C->res[i], v);
+    if (wr >= R->t[i] && add(J, R, i, 1, wr, v, jj) < 0) return -1;
+    if (wc >= C->t[jj] && add(J, C, jj, 0, wc, v, i) < 0) return -1;
+    return 0;
+}
+
+#if HAVE_AMX
 /* Scan one stored 32 x 32 block (rows i0.., columns j0..); 0, or -1 once the thread must give up. */
 static int scan(job *J, const float *blk, int64_t i0, int64_t j0) {
     const int nr = J->n - i0 < 32 ? (int)(J->n - i0) : 32, nc = J->m - j0 < 32 ? (int)(J->m - j0) : 32;
@@ -387,15 +460,42 @@ static int scan(job *J, const float *blk, int64_t i0, int64_t j0) {
         while (hits) {
             const int j = __builtin_ctz(hits);
             hits &= hits - 1;
-            const int64_t jj = j0 + j;
-            const float wr = fmaf(ra, R->res[jj], v[j]), wc = fmaf(C->alpha[jj], cr, v[j]); /* as above */
-            if (wr >= R->t[i] && add(J, R, i, 1, wr, v[j], jj) < 0) return -1;
-            if (wc >= C->t[jj] && add(J, C, jj, 0, wc, v[j], i) < 0) return -1;
+            if (hit(J, i, j0 + j, v[j]) < 0) return -1;
         }
     }
     return 0;
 }
+#else
+/* The AMX build's scan on 8-lane vectors. */
+static int scan(job *J, const float *blk, int64_t i0, int64_t j0) {
+    const int nr = J->n - i0 < 32 ? (int)(J->n - i0) : 32, nc = J->m - j0 < 32 ? (int)(J->m - j0) : 32;
+    const uint32_t valid = nc == 32 ? 0xFFFFFFFFu : ((1u << nc) - 1u);
+    lists *R = J->rows, *C = &J->cols;
+    __m256 res[4], ca[4];
+    for (int h = 0; h < 4; h++) res[h] = _mm256_loadu_ps(R->res + j0 + 8 * h), ca[h] = _mm256_loadu_ps(C->alpha + j0 + 8 * h);
+    for (int r = 0; r < nr; r++) {
+        const int64_t i = i0 + r;
+        const float *v = blk + r * 32;
+        const __m256 tr = _mm256_set1_ps(R->t[i]), a = _mm256_set1_ps(R->alpha[i]), b = _mm256_set1_ps(C->res[i]);
+        uint32_t hits = 0;
+        for (int h = 0; h < 4; h++) {
+            const __m256 vh = _mm256_load_ps(v + 8 * h), ch = _mm256_loadu_ps(C->t + j0 + 8 * h);
+            const __m256 pass = _mm256_or_ps(_mm256_cmp_ps(_mm256_fmadd_ps(a, res[h], vh), tr, _CMP_GE_OQ),
+                                             _mm256_cmp_ps(_mm256_fmadd_ps(ca[h], b, vh), ch, _CMP_GE_OQ));
+            hits |= (uint32_t)_mm256_movemask_ps(pass) << (8 * h);
+        }
+        hits &= valid;
+        while (hits) {
+            const int j = __builtin_ctz(hits);
+            hits &= hits - 1;
+            if (hit(J, i, j0 + j, v[j]) < 0) return -1;
+        }
+    }
+    return 0;
+}
+#endif
 
+#if HAVE_AMX
 /*
  * Start the products of x's 32-row block at a0 with y's 32-column block at b0 (packed, group bytes per 16
  * rows) in tiles 0-3. The tile unit works through them while the core goes on (scanning the last block).
@@ -406,7 +506,7 @@ static void start_products(const job *J, const uint8_t *a0, const uint8_t *b0, i
     _tile_zero(1);
     _tile_zero(2);
     _tile_zero(3);
-    if (!J->int8) {
+    if (J->precision == BF16) {
         for (int64_t o = 0; o < group; o += TILE_BYTES) {
             _tile_loadd(4, a0 + o, 64);
             _tile_loadd(5, a1 + o, 64);
@@ -442,7 +542,7 @@ static void store_products(float *blk) {
 /* int8: the stored block's exact int32 sums q_x.q_y (|sum| <= 127^2 d < 2^31) to screened values
    scale_x * scale_y * sum, rounded three times; bfloat16: the block already holds them. */
 static void to_similarities(const job *J, float *blk, int64_t i0, int64_t j0) {
-    if (!J->int8) return;
+    if (J->precision == BF16) return;
     const __m512 s0 = _mm512_loadu_ps(J->yscale + j0), s1 = _mm512_loadu_ps(J->yscale + j0 + 16);
     for (int r = 0; r < 32; r++) {
         const __m512 sx = _mm512_set1_ps(J->xscale[i0 + r]);
@@ -453,6 +553,107 @@ static void to_similarities(const job *J, float *blk, int64_t i0, int64_t j0) {
         _mm512_store_ps(v + 16, _mm512_mul_ps(q1, _mm512_mul_ps(sx, s1)));
     }
 }
+
+/* Similarities of x's 32-row block xb with y's column blocks [p0, p1), each scanned; -1: give up. */
+static int sweep(job *J, int64_t xb, int64_t p0, int64_t p1, int64_t group) {
+    float blk[2][32 * 32] __attribute__((aligned(64))); /* the block being scanned; the next one */
+    const uint8_t *a0 = J->xb + 2 * xb * group;
+    start_products(J, a0, J->yb + 2 * p0 * group, group);
+    store_products(blk[0]);
+    for (int64_t g = p0; g < p1; g++) { /* block g + 1's products overlap block g's scan */
+        float *now = blk[(g - p0) & 1];
+        if (g + 1 < p1) start_products(J, a0, J->yb + 2 * (g + 1) * group, group);
+        to_similarities(J, now, xb * 32, g * 32);
+        if (scan(J, now, xb * 32, g * 32) < 0) return -1;
+        if (g + 1 < p1) store_products(blk[(g - p0 + 1) & 1]);
+    }
+    return 0;
+}
+
+static void thread_begin(void) {
+    tile_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.palette_id = 1;
+    for (int t = 0; t < 8; t++) cfg.rows[t] = 16, cfg.colsb[t] = 64;
+    _tile_loadconfig(&cfg);
+}
+
+static void thread_end(void) { _tile_release(); }
+#else
+/*
+ * Exact int32 sums of 4 rows of x (plain layout, from x4: the first row's first tile row) with 16 columns of y
+ * (VNNI layout, from y16) over `tiles` tiles of 64 dimensions, into out (4 rows of 32 values). Pairs of
+ * 4-dimension units are added in 16 bits before widening (see the int7 bounds at the top).
+ */
+static inline void products_4x16(const uint8_t *x4, const uint8_t *y16, int64_t tiles, int32_t *out) {
+    const __m256i one = _mm256_set1_epi16(1);
+    __m256i acc[4][2];
+    for (int r = 0; r < 4; r++) acc[r][0] = acc[r][1] = _mm256_setzero_si256();
+    for (int64_t t = 0; t < tiles; t++) {
+        const uint8_t *xt = x4 + t * TILE_BYTES, *yt = y16 + t * TILE_BYTES;
+        for (int u = 0; u < 16; u += 2) {
+            const __m256i y0 = _mm256_load_si256((const __m256i *)(yt + u * 64));
+            const __m256i y1 = _mm256_load_si256((const __m256i *)(yt + u * 64 + 32));
+            const __m256i z0 = _mm256_load_si256((const __m256i *)(yt + u * 64 + 64));
+            const __m256i z1 = _mm256_load_si256((const __m256i *)(yt + u * 64 + 96));
+            for (int r = 0; r < 4; r++) {
+                int32_t a, b;
+                memcpy(&a, xt + r * 64 + u * 4, 4);
+                memcpy(&b, xt + r * 64 + u * 4 + 4, 4);
+                const __m256i xa = _mm256_set1_epi32(a), xc = _mm256_set1_epi32(b);
+                const __m256i s0 = _mm256_add_epi16(_mm256_maddubs_epi16(xa, y0), _mm256_maddubs_epi16(xc, z0));
+                const __m256i s1 = _mm256_add_epi16(_mm256_maddubs_epi16(xa, y1), _mm256_maddubs_epi16(xc, z1));
+                acc[r][0] = _mm256_add_epi32(acc[r][0], _mm256_madd_epi16(s0, one));
+                acc[r][1] = _mm256_add_epi32(acc[r][1], _mm256_madd_epi16(s1, one));
+            }
+        }
+    }
+    for (int r = 0; r < 4; r++) {
+        _mm256_store_si256((__m256i *)(out + r * 32), acc[r][0]);
+        _mm256_store_si256((__m256i *)(out + r * 32 + 8), acc[r][1]);
+    }
+}
+
+/* Screened values of x's 32-row block at a0 with y's 32-column block at b0 (rows i0.., columns j0..) into
+   blk: exact sums S, then (S - z R) as an exact int32, then times scale_x * scale_y (three roundings). */
+static void block_products(const job *J, const uint8_t *a0, const uint8_t *b0, int64_t group, float *blk,
+                           int64_t i0, int64_t j0) {
+    int32_t *sums = (int32_t *)blk;
+    const int64_t tiles = group / TILE_BYTES;
+    for (int h = 0; h < 2; h++)
+        for (int r0 = 0; r0 < 32; r0 += 4)
+            products_4x16(a0 + (r0 / 16) * group + (r0 % 16) * 64, b0 + h * group, tiles, sums + r0 * 32 + h * 16);
+    __m256 sy[4];
+    __m256i sums_y[4];
+    for (int h = 0; h < 4; h++) {
+        sy[h] = _mm256_loadu_ps(J->yscale + j0 + 8 * h);
+        sums_y[h] = _mm256_loadu_si256((const __m256i *)(J->yoff + j0 + 8 * h));
+    }
+    for (int r = 0; r < 32; r++) {
+        const __m256 sx = _mm256_set1_ps(J->xscale[i0 + r]);
+        const __m256i z = _mm256_set1_epi32(J->xoff[i0 + r]);
+        for (int h = 0; h < 4; h++) {
+            const __m256i q = _mm256_sub_epi32(_mm256_load_si256((const __m256i *)(sums + r * 32 + 8 * h)),
+                                               _mm256_mullo_epi32(z, sums_y[h]));
+            _mm256_store_ps(blk + r * 32 + 8 * h, _mm256_mul_ps(_mm256_cvtepi32_ps(q), _mm256_mul_ps(sx, sy[h])));
+        }
+    }
+}
+
+/* Similarities of x's 32-row block xb with y's column blocks [p0, p1), each scanned; -1: give up. */
+static int sweep(job *J, int64_t xb, int64_t p0, int64_t p1, int64_t group) {
+    float blk[32 * 32] __attribute__((aligned(64)));
+    const uint8_t *a0 = J->xb + 2 * xb * group;
+    for (int64_t g = p0; g < p1; g++) {
+        block_products(J, a0, J->yb + 2 * g * group, group, blk, xb * 32, g * 32);
+        if (scan(J, blk, xb * 32, g * 32) < 0) return -1;
+    }
+    return 0;
+}
+
+static void thread_begin(void) {}
+static void thread_end(void) {}
+#endif
 
 /*
  * Raise this thread's column thresholds in [j0, j1) to the other threads' where higher: a threshold only
@@ -473,13 +674,8 @@ static void adopt_thresholds(job *J, int64_t j0, int64_t j1) {
 
 static void *work(void *arg) {
     job *J = arg;
-    tile_config cfg;
-    memset(&cfg, 0, sizeof cfg);
-    cfg.palette_id = 1;
-    for (int t = 0; t < 8; t++) cfg.rows[t] = 16, cfg.colsb[t] = 64;
-    _tile_loadconfig(&cfg);
-    float blk[2][32 * 32] __attribute__((aligned(64))); /* the block being scanned; the next one */
-    const int64_t group = (int64_t)J->kp * 16 * (J->int8 ? 1 : 2), col_blocks = (J->m + 31) / 32;
+    thread_begin();
+    const int64_t group = (int64_t)J->kp * 16 * (J->precision == BF16 ? 2 : 1), col_blocks = (J->m + 31) / 32;
     /* chunks of x go to whichever thread is free: cores of a shared machine can run at different speeds */
     for (int64_t c0; (c0 = __atomic_fetch_add(J->next_chunk, J->chunk_blocks, __ATOMIC_RELAXED)) < J->row_blocks;) {
         const int64_t c1 = c0 + J->chunk_blocks < J->row_blocks ? c0 + J->chunk_blocks : J->row_blocks;
@@ -487,16 +683,7 @@ static void *work(void *arg) {
             const int64_t p1 = p0 + J->panel_blocks < col_blocks ? p0 + J->panel_blocks : col_blocks;
             adopt_thresholds(J, p0 * 32, p1 * 32 < J->m ? p1 * 32 : J->m);
             for (int64_t xb = c0; xb < c1; xb++) {
-                const uint8_t *a0 = J->xb + 2 * xb * group;
-                start_products(J, a0, J->yb + 2 * p0 * group, group);
-                store_products(blk[0]);
-                for (int64_t g = p0; g < p1; g++) { /* block g + 1's products overlap block g's scan */
-                    float *now = blk[(g - p0) & 1];
-                    if (g + 1 < p1) start_products(J, a0, J->yb + 2 * (g + 1) * group, group);
-                    to_similarities(J, now, xb * 32, g * 32);
-                    if (scan(J, now, xb * 32, g * 32) < 0) goto give_up;
-                    if (g + 1 < p1) store_products(blk[(g - p0 + 1) & 1]);
-                }
+                if (sweep(J, xb, p0, p1, group) < 0) goto give_up;
                 if (__atomic_load_n(J->give_up, __ATOMIC_RELAXED)) goto done;
             }
         }
@@ -509,7 +696,7 @@ static void *work(void *arg) {
 give_up:
     __atomic_store_n(J->give_up, 1, __ATOMIC_RELAXED);
 done:
-    _tile_release();
+    thread_end();
     return NULL;
 }
 
@@ -569,21 +756,26 @@ static void run_parallel(void *(*fn)(void *), void *args, size_t size, int count
 }
 
 /*
- * Top-k both ways. xb, yb: packed by pack_rows (x plain, y VNNI); xalpha, xbeta / yalpha, ybeta: the
+ * Top-k both ways. xb, yb: packed by pack_rows with `precision` (x plain, y VNNI), xscale, yscale and
+ * xoff, yoff its scales and offsets; xalpha, xbeta / yalpha, ybeta: the
  * error bound's terms for the lists of x's rows / y's rows, xres / yres: the rows' residual norms, rounded
  * up to float32 (alpha and res padded with 32 zeros); x2y_s/x2y_i [n][k], y2x_s/y2x_i [m][k]: output lists,
  * filled with (-inf, -1) by the caller.
  * chunk, panel: rows of x per chunk and columns of y per panel (rounded down to multiples of 32).
  * limit: re-scorings allowed per row and column of the inputs, on average. Returns the number of re-scorings, -1
- * when it gave up, -2 when AMX (or memory) is not available. n and m must be below 2^31.
+ * when it gave up, -2 when this build cannot (no AMX permission, a precision of the other backend, int32
+ * sums that could overflow, no memory). n and m must be below 2^31.
  */
-int64_t knn_amx(const float *x, const float *xinv, int64_t n, const float *y, const float *yinv, int64_t m, int d,
-                const uint8_t *xb, const uint8_t *yb, int int8, const float *xscale, const float *yscale,
-                const float *xalpha, const double *xbeta, const float *xres, const float *yalpha,
-                const double *ybeta, const float *yres, int k, float *x2y_s, int64_t *x2y_i, float *y2x_s,
-                int64_t *y2x_i, int64_t chunk, int64_t panel, int threads, int64_t limit) {
-    if (!amx_ready() || k < 1 || threads < 1 || n < 1 || m < 1 || n >= INT32_MAX || m >= INT32_MAX ||
-        (int8 && (int64_t)d * 127 * 127 >= INT32_MAX))
+int64_t knn_screen(const float *x, const float *xinv, int64_t n, const float *y, const float *yinv, int64_t m, int d,
+                   const uint8_t *xb, const uint8_t *yb, int precision, const float *xscale, const float *yscale,
+                   const int32_t *xoff, const int32_t *yoff, const float *xalpha, const double *xbeta,
+                   const float *xres, const float *yalpha, const double *ybeta, const float *yres, int k,
+                   float *x2y_s, int64_t *x2y_i, float *y2x_s, int64_t *y2x_i, int64_t chunk, int64_t panel,
+                   int threads, int64_t limit) {
+    const int built = HAVE_AMX ? (precision == BF16 || precision == INT8) : precision == INT7;
+    const int64_t largest = precision == INT8 ? 127 * 127 : 127 * 63; /* |code product| */
+    if (!screen_isa() || !built || k < 1 || threads < 1 || n < 1 || m < 1 || n >= INT32_MAX || m >= INT32_MAX ||
+        (precision != BF16 && (int64_t)d * largest >= INT32_MAX))
         return -2;
     const int64_t row_blocks = (n + 31) / 32;
     if (threads > row_blocks) threads = (int)row_blocks;
@@ -599,8 +791,8 @@ int64_t knn_amx(const float *x, const float *xinv, int64_t n, const float *y, co
     for (int t = 0; t < threads; t++) {
         job *J = &jobs[t];
         J->x = x, J->xinv = xinv, J->y = y, J->yinv = yinv, J->xb = xb, J->yb = yb;
-        J->xscale = xscale, J->yscale = yscale, J->int8 = int8;
-        J->n = n, J->m = m, J->d = d, J->kp = int8 ? (d + 63) / 64 * 64 : (d + 31) / 32 * 32, J->k = k;
+        J->xscale = xscale, J->yscale = yscale, J->xoff = xoff, J->yoff = yoff, J->precision = precision;
+        J->n = n, J->m = m, J->d = d, J->kp = precision != BF16 ? (d + 63) / 64 * 64 : (d + 31) / 32 * 32, J->k = k;
         J->chunk_blocks = chunk / 32 > 0 ? chunk / 32 : 1;
         J->panel_blocks = panel / 32 > 0 ? panel / 32 : 1;
         J->row_blocks = row_blocks, J->next_chunk = &next_chunk;
@@ -639,16 +831,18 @@ out:
 
 #else
 
-int amx_ready(void) { return 0; }
+int screen_isa(void) { return 0; }
 
-int64_t knn_amx(const float *x, const float *xinv, int64_t n, const float *y, const float *yinv, int64_t m, int d,
-                const uint8_t *xb, const uint8_t *yb, int int8, const float *xscale, const float *yscale,
-                const float *xalpha, const double *xbeta, const float *xres, const float *yalpha,
-                const double *ybeta, const float *yres, int k, float *x2y_s, int64_t *x2y_i, float *y2x_s,
-                int64_t *y2x_i, int64_t chunk, int64_t panel, int threads, int64_t limit) {
-    (void)x, (void)xinv, (void)n, (void)y, (void)yinv, (void)m, (void)d, (void)xb, (void)yb, (void)int8;
-    (void)xscale, (void)yscale, (void)xalpha, (void)xbeta, (void)xres, (void)yalpha, (void)ybeta, (void)yres;
-    (void)k, (void)x2y_s, (void)x2y_i, (void)y2x_s, (void)y2x_i, (void)chunk, (void)panel, (void)threads, (void)limit;
+int64_t knn_screen(const float *x, const float *xinv, int64_t n, const float *y, const float *yinv, int64_t m, int d,
+                   const uint8_t *xb, const uint8_t *yb, int precision, const float *xscale, const float *yscale,
+                   const int32_t *xoff, const int32_t *yoff, const float *xalpha, const double *xbeta,
+                   const float *xres, const float *yalpha, const double *ybeta, const float *yres, int k,
+                   float *x2y_s, int64_t *x2y_i, float *y2x_s, int64_t *y2x_i, int64_t chunk, int64_t panel,
+                   int threads, int64_t limit) {
+    (void)x, (void)xinv, (void)n, (void)y, (void)yinv, (void)m, (void)d, (void)xb, (void)yb, (void)precision;
+    (void)xscale, (void)yscale, (void)xoff, (void)yoff, (void)xalpha, (void)xbeta, (void)xres, (void)yalpha;
+    (void)ybeta, (void)yres, (void)k, (void)x2y_s, (void)x2y_i, (void)y2x_s, (void)y2x_i, (void)chunk, (void)panel;
+    (void)threads, (void)limit;
     return -2;
 }
 
