@@ -1,4 +1,4 @@
-"""The int8, bfloat16 (AMX) and int7 (AVX2) screens (`knn_both_screened`): exact top-k by float64 cosine, both
+"""The int8, bfloat16 (AMX), int7 and int16 (AVX2) screens (`knn_both_screened`): exact top-k by float64 cosine, both
 ways, or a clean fallback.
 
 The kernel needs a C compiler and a CPU with AMX or AVX2; a build has one of the two backends, so each test
@@ -17,7 +17,6 @@ from harness.retrieval.search import normalized
 
 _BUILT = screen.ISA_PRECISIONS.get(kernel.load().screen_isa(), ()) if kernel.load() is not None else ()
 needs_kernel = pytest.mark.skipif(not _BUILT, reason="no C compiler, or neither AMX nor AVX2, for the screen kernel")
-needs_amx = pytest.mark.skipif("int8" not in _BUILT, reason="no AMX build of the screen kernel on this CPU")
 
 
 def _built(*precisions: str) -> list:
@@ -26,7 +25,7 @@ def _built(*precisions: str) -> list:
             for p in precisions]
 
 
-ALL = _built("int8", "bf16", "int7")
+ALL = _built("int8", "bf16", "int7", "int16")
 
 
 def _truth(q: np.ndarray, p: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -112,10 +111,11 @@ def test_screen_gives_up_when_too_many_entries_survive(precision) -> None:
     assert screen.knn_both_screened(x, y, 3, precision=precision, chunk=64, panel=64, threads=2) is None
 
 
-@needs_amx
-def test_auto_takes_bf16_when_the_int8_screen_gives_up(monkeypatch) -> None:
-    monkeypatch.setattr(screen, "choose_precision", lambda *args: "int8")
-    monkeypatch.setattr(screen, "MAX_CANDIDATES", {"int8": -10, "bf16": 32})  # int8: out at its first re-scoring
+@needs_kernel
+def test_auto_takes_the_finer_precision_when_the_cheap_screen_gives_up(monkeypatch) -> None:
+    cheap, fine = _BUILT
+    monkeypatch.setattr(screen, "choose_precision", lambda *args: cheap)
+    monkeypatch.setattr(screen, "MAX_CANDIDATES", {cheap: -10, fine: 32})  # cheap: out at its first re-scoring
     x, y = _data("planted", np.random.default_rng(5), 300, 200, 40)
     got = screen.knn_both_screened(x, y, 4, chunk=64, panel=64)
     assert got is not None
@@ -130,13 +130,16 @@ def _with_outlier_dimensions(x: np.ndarray, y: np.ndarray, factor: float) -> tup
     return x, y
 
 
-@needs_amx
+@needs_kernel
 def test_precision_choice_follows_the_expected_rescorings(monkeypatch) -> None:
-    """Spread-out values quantise well to int8; outlier dimensions make its bound loose, so bf16 is chosen.
+    """Spread-out values quantise well to int8 (int7); outlier dimensions make its bound loose, so bf16 (int16)
+    is chosen.
 
-    RESCORE_FLOPS is lowered so that int8 pays off on this small pool (it is measured for pools of ~10k+).
+    RESCORE_WORK is lowered so that the cheap precision pays off on this small pool (it is measured for pools
+    of ~10k+).
     """
-    monkeypatch.setattr(screen, "RESCORE_FLOPS", 1e4)
+    cheap, fine = _BUILT
+    monkeypatch.setattr(screen, "RESCORE_WORK", {cheap: 1e4})
     lib = kernel.load()
     rng = np.random.default_rng(6)
     centres = rng.standard_normal((8, 64)).astype(np.float32)
@@ -145,18 +148,18 @@ def test_precision_choice_follows_the_expected_rescorings(monkeypatch) -> None:
     chosen, expected = {}, {}
     for name, (x, y) in {"spread": spread, "outliers": _with_outlier_dimensions(*spread, 30.0)}.items():
         x_inv, y_inv = screen.faiss_inverse_norms(x), screen.faiss_inverse_norms(y)
-        xs, ys = screen._pack_both(lib, x, x_inv, y, y_inv, "int8")
-        int8, bf16 = expected[name] = screen.expected_rescorings(x, x_inv, y, y_inv, 4, xs, ys)
-        assert int8 >= bf16 >= 1  # a looser bound never lets fewer entries through; the k-th best is one
+        xs, ys = screen._pack_both(lib, x, x_inv, y, y_inv, cheap)
+        loose, tight = expected[name] = screen.expected_rescorings(x, x_inv, y, y_inv, 4, xs, ys)
+        assert loose >= tight >= 1  # a looser bound never lets fewer entries through; the k-th best is one
         chosen[name] = screen.choose_precision(x, x_inv, y, y_inv, 4, xs, ys)
-    assert chosen == {"spread": "int8", "outliers": "bf16"}
+    assert chosen == {"spread": cheap, "outliers": fine}
     assert expected["outliers"][0] > 10 * expected["spread"][0]
 
 
 def _unpack(got: screen._Packed, n: int, d: int, precision: str, vnni: bool) -> np.ndarray:
     """The rounded rows (float64) from the kernel's tile layout."""
     rows, t = np.arange(n)[:, None], np.arange(d)[None, :]
-    per, unit = (32, 2) if precision == "bf16" else (64, 4)  # values per tile row; values per VNNI unit
+    per, unit = (32, 2) if precision in ("bf16", "int16") else (64, 4)  # values per tile row; per VNNI unit
     inside = (t % per) // unit * 16 * unit + rows % 16 * unit + t % unit if vnni else rows % 16 * per + t % per
     flat = got.packed.reshape(-1)[(rows // 16) * got.packed.shape[1] * 16 + (t // per) * 16 * per + inside]
     if precision == "int7" and not vnni:  # unsigned codes and a zero point per row
@@ -217,7 +220,7 @@ def test_packed_rows_unpack_to_the_rounded_rows_and_their_norms(precision, vnni)
             np.testing.assert_array_equal(got.scale[:37], (span / np.float32(127)).astype(np.float32))
             assert got.offset[9] == 0 and got.offset[11] == 127
         else:
-            levels = 127 if precision == "int8" else 63
+            levels = {"int8": 127, "int7": 63, "int16": screen.int16_levels(100)}[precision]
             assert np.abs(codes).max() <= levels
             np.testing.assert_array_equal(got.scale[:37], np.abs(vf).max(axis=1) / np.float32(levels))
             if precision == "int7":  # y: the sum of each row's codes, for the zero points of x

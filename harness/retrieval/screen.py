@@ -3,12 +3,12 @@
 Why: mining's cost is the similarity matrix. AMX multiplies int8 tiles (exact int32 sums) twice as fast as
 bfloat16 tiles (float32 sums), and those several times faster than float32 sgemm; AVX2 multiplies 7-bit
 codes (exact int32 sums, "int7") at about 1.5x to 2.5x its float32 rate. The products are only accurate to
-about 2e-2 (int8), 4e-2 (int7) or 4e-3 (bfloat16). The screen uses them only to discard entries that
+about 2e-2 (int8), 4e-2 (int7), 4e-3 (bfloat16) or 1e-3 (int16, AVX2's finer precision). The screen uses them only to discard entries that
 provably cannot be among the top k; every entry that survives is re-scored exactly, so the neighbours are
 exact. On AMX, int8 halves the tile work but lets about four times as many entries through to re-scoring;
 "auto" picks the cheaper by a cost model (`choose_precision`), so int8 on large pools of well-spread
-embeddings and bfloat16 where a few outlier dimensions make the int8 bound loose. On AVX2, "auto" is int7
-(the only precision that build has).
+embeddings and bfloat16 where a few outlier dimensions make the int8 bound loose. On AVX2 the same choice is
+between int7 and int16.
 
 Definition of the result: the cosine of a pair is the float64 dot product of the two rows as
 L2-normalised in float32 by FAISS (`faiss.normalize_L2`, LASER's step; reproduced bit for bit from FAISS's
@@ -24,7 +24,8 @@ holds whatever rounding the tile unit uses. int8: x^ = scale * q with q = round(
 and scale = max |x| / 127 per row; the int32 sum q_x.q_y is exact and s rounds three times (int32 to
 float32, scale_x * scale_y, the product), g = 3u. int7: x^ = scale_x * (u - z) with u in [0, 127] and an
 integer zero point z, y^ = scale_y * q with q in [-63, 63]; (u - z).q is an exact int32 and s rounds as for
-int8, g = 3u. |x^| and |dx| are computed per row in float64.
+int8, g = 3u. int16: x^ = scale * q with q in [-Q, Q], d Q^2 < 2^31 (`int16_levels`), the int32 sum is
+exact, g = 3u. |x^| and |dx| are computed per row in float64.
 Per pair, with |y^| <= its side's maximum: e <= alpha_i |dy_j| + beta_i (`_Packed.bound`; the lists of y's
 rows use the mirror form), plus 1e-6 for the float32 rounding of re-scored cosines, of the scan's
 v + alpha |dy| and for values AMX flushes to zero. An entry can still enter a list whose k-th best cosine
@@ -35,8 +36,8 @@ Where the work happens: `screen_kernel.c` (compiled by `kernel.py`): AMX tiles o
 each 32 x 32 block in L1, float64 re-scoring (the same bits on either), one thread per core (FAISS's OpenMP
 thread count).
 
-The screen gives up (returns None) when it re-scores more than `MAX_CANDIDATES[precision]` + 2k entries per row and
-column on average: massive near-ties, such as many identical or near-duplicate embeddings, which it
+The screen gives up (returns None) when it re-scores more than `MAX_CANDIDATES[precision]` (times the mean
+pool / `POOL`, when above 1) + 2k entries per row and column on average: massive near-ties, such as many identical or near-duplicate embeddings, which it
 cannot tell apart without re-scoring each (mining de-duplicates identical sentences first, as LASER
 does); callers then run `knn_both`. Measured figures are in bench/retrieval.py's output and the README.
 """
@@ -49,14 +50,22 @@ import numpy as np
 
 from harness.retrieval import kernel
 
-PRECISIONS = ("auto", "int8", "bf16", "int7")
-ISA_PRECISIONS = {2: ("int8", "bf16"), 1: ("int7",)}  # kernel.screen_isa() -> what that build multiplies
-_CODES = {"bf16": 0, "int8": 1, "int7": 2}  # the kernel's names for them
-# average entries re-scored per row and column, beyond 2k, before the screen gives up
-MAX_CANDIDATES = {"bf16": 32, "int8": 96, "int7": 96}
-# one exact re-scoring (a float64 dot product of two rows fetched from memory) costs about as long as this
-# many flops of bfloat16 tile products: 4e5 to 8e5 measured from the int8/bf16 crossover at 5k and 15k rows
-RESCORE_FLOPS = 6e5
+PRECISIONS = ("auto", "int8", "bf16", "int7", "int16")
+# kernel.screen_isa() -> that build's precisions, the cheap one (looser bound) first
+ISA_PRECISIONS = {2: ("int8", "bf16"), 1: ("int7", "int16")}
+_CODES = {"bf16": 0, "int8": 1, "int7": 2, "int16": 3}  # the kernel's names for them
+PRECISE = {"int8": "bf16", "int7": "int16"}  # the cheap precision -> its build's finer one
+# average entries re-scored per row and column, beyond 2k, before the screen gives up, for pools of up to
+# POOL rows (the entries within e of the k-th best grow with the pool, so the limit does too)
+MAX_CANDIDATES = {"bf16": 32, "int8": 96, "int7": 96, "int16": 32}
+POOL = 50_000
+# The cost model, in units of the cheap precision's products per pair: the fine precision's extra cost per
+# pair, and one exact re-scoring (a float64 dot product of two rows fetched from memory). AMX: bf16 tiles run
+# at half the int8 rate; a re-scoring ~ 6e5 bfloat16 flops, 4e5 to 8e5 measured from the int8/bf16
+# crossover at 5k and 15k rows. AVX2: int16 products cost ~1.6x int7's (1.5x to 1.7x measured on a Zen 3);
+# a re-scoring ~ 1e5 int7 multiply-adds (2 us a thread against 48e9 a second, measured at 50k rows).
+EXTRA_WORK = {"int8": 1.0, "int7": 0.6}
+RESCORE_WORK = {"int8": 6e5, "int7": 1e5}
 SAMPLE = 32  # rows of each side that choose_precision scores
 PANEL = 512  # columns of y per panel: 512 x 768 bfloat16 = 768 KiB, kept in L2
 _SLACK = 1e-6  # float32 rounding of a re-scored cosine (<= 2^-24), flushed denormals, float64 error
@@ -96,7 +105,7 @@ def knn_both_screened(
     x_inv, y_inv = faiss_inverse_norms(x), faiss_inverse_norms(y)
     for p in order:
         packed = _pack_both(lib, x, x_inv, y, y_inv, p)
-        if precision == "auto" and p == "int8" and choose_precision(x, x_inv, y, y_inv, k, *packed) == "bf16":
+        if precision == "auto" and p in PRECISE and choose_precision(x, x_inv, y, y_inv, k, *packed) != p:
             continue
         found = _screen(lib, x, y, k, packed, p, chunk, panel, threads or _threads())
         if found is not None:
@@ -107,36 +116,59 @@ def knn_both_screened(
 def choose_precision(
     x: np.ndarray, x_inv: np.ndarray, y: np.ndarray, y_inv: np.ndarray, k: int, xs: _Packed, ys: _Packed
 ) -> str:
-    """"int8" or "bf16", whichever the cost model expects to be faster, given the int8-packed sides.
+    """The sides' (cheap) precision or its finer one (`PRECISE`), whichever the cost model expects to be faster.
 
-    Model: per list, tile products cost 2 m d flops in bfloat16 and half that in int8 (m: the mean pool),
-    and each re-scoring costs `RESCORE_FLOPS` (`expected_rescorings` estimates their number).
+    Model: per list, the products cost m d in units of the cheap precision's (m: the mean pool) and
+    `EXTRA_WORK` m d more in the fine one, and each re-scoring costs `RESCORE_WORK` of those units
+    (`expected_rescorings` estimates their number).
     """
-    int8, bf16 = expected_rescorings(x, x_inv, y, y_inv, k, xs, ys)
-    saved_flops = (x.shape[0] + y.shape[0]) / 2 * x.shape[1]
-    return "int8" if (int8 - bf16) * RESCORE_FLOPS < saved_flops else "bf16"
+    cheap = xs.precision
+    loose, fine = expected_rescorings(x, x_inv, y, y_inv, k, xs, ys)
+    saved = EXTRA_WORK[cheap] * (x.shape[0] + y.shape[0]) / 2 * x.shape[1]
+    return cheap if (loose - fine) * RESCORE_WORK[cheap] < saved else PRECISE[cheap]
 
 
 def expected_rescorings(
     x: np.ndarray, x_inv: np.ndarray, y: np.ndarray, y_inv: np.ndarray, k: int, xs: _Packed, ys: _Packed
 ) -> tuple[float, float]:
-    """Re-scorings per list expected with the int8 and the bfloat16 screen: the entries within e (each
-    precision's bound) of the k-th best cosine, averaged over `SAMPLE` rows of each side (float32)."""
-    d = x.shape[1]
+    """Re-scorings per list expected with the sides' (cheap) precision and with its finer one: the entries
+    within e (each precision's bound) of the k-th best cosine, averaged over `SAMPLE` rows of each side
+    (float32 estimates)."""
+    d, cheap = x.shape[1], xs.precision
     # bfloat16, for unit rows: |dx| <= 2^-9, so e <= (1 + 2^-9) 2^-9 + 2^-9 + g + slack
     e_bf16 = (1 + 2.0**-9) * 2.0**-9 + 2.0**-9 + _gamma(d, "bf16") + _SLACK
-    int8 = bf16 = 0.0
+    loose = fine = 0.0
     for a, a_inv, b, b_inv, a_side, b_side in ((x, x_inv, y, y_inv, xs, ys), (y, y_inv, x, x_inv, ys, xs)):
         rows = np.unique(np.linspace(0, a.shape[0] - 1, SAMPLE).astype(np.int64))
         sims, cols = _cosines(a[rows] * a_inv[rows, None], b, b_inv)
         scale = b.shape[0] / cols.shape[0]
         rank = max(1, min(cols.shape[0], round(k / scale)))  # the k-th best of all ~ this rank in the quarter
         kth = np.partition(sims, cols.shape[0] - rank, axis=1)[:, -rank]
-        alpha, beta = a_side.bound(b_side, _gamma(d, "int8"))
-        e_int8 = alpha[rows, None] * b_side.res[None, cols] + beta[rows, None]
-        int8 += scale * float((sims >= kth[:, None] - e_int8).sum(axis=1).mean()) / 2
-        bf16 += scale * float((sims >= (kth - e_bf16)[:, None]).sum(axis=1).mean()) / 2
-    return int8, bf16
+        alpha, beta = a_side.bound(b_side, _gamma(d, cheap))
+        e_loose = alpha[rows, None] * b_side.res[None, cols] + beta[rows, None]
+        if cheap == "int8":
+            e_fine = e_bf16
+        else:  # int16, for unit rows: e ~ |dx| + |dy| (+ g + slack)
+            e_fine = (_int16_residuals(a[rows] * a_inv[rows, None])[:, None]
+                      + _int16_residuals(b[cols] * b_inv[cols, None])[None, :] + 4 * _UNIT + _SLACK)
+        loose += scale * float((sims >= kth[:, None] - e_loose).sum(axis=1).mean()) / 2
+        fine += scale * float((sims >= kth[:, None] - e_fine).sum(axis=1).mean()) / 2
+    return loose, fine
+
+
+def int16_levels(d: int) -> int:
+    """The int16 codes' largest magnitude Q for width d: d Q^2 < 2^31 (the kernel's `int16_levels`)."""
+    q = int(np.sqrt(2147483647.0 / max(d, 1)))
+    while q * q * d >= 2**31 - 1:
+        q -= 1
+    return min(q, 32767)
+
+
+def _int16_residuals(v: np.ndarray) -> np.ndarray:
+    """|row - its int16 rounding| of normalised rows v (an estimate of what `pack_rows` records)."""
+    scale = np.abs(v).max(axis=1, keepdims=True) / int16_levels(v.shape[1])
+    q = np.divide(v, scale, out=np.zeros_like(v), where=scale > 0)
+    return np.linalg.norm(v - np.round(q) * scale, axis=1)
 
 
 def _cosines(q: np.ndarray, b: np.ndarray, b_inv: np.ndarray, blocks: int = 8) -> tuple[np.ndarray, np.ndarray]:
@@ -171,9 +203,10 @@ def _screen(lib, x, y, k, packed, precision, chunk, panel, threads):
     y2x_s = np.full((m, k), -np.inf, dtype=np.float32)
     y2x_i = np.full((m, k), -1, dtype=np.int64)
     (x_alpha, x_beta), (y_alpha, y_beta) = xs.bound(ys, gamma), ys.bound(xs, gamma)
+    limit = MAX_CANDIDATES[precision] * max(1.0, (n + m) / 2 / POOL) + 2 * k
     args = (x, xs.inv, n, y, ys.inv, m, d, xs.packed, ys.packed, _CODES[precision], xs.scale, ys.scale, xs.offset,
             ys.offset, x_alpha, x_beta, xs.res_up, y_alpha, y_beta, ys.res_up, k, x2y_s, x2y_i, y2x_s, y2x_i, chunk,
-            panel, threads, MAX_CANDIDATES[precision] + 2 * k)
+            panel, threads, int(limit))
     if lib.knn_screen(*(_pointer(a) for a in args)) < 0:
         return None
     return x2y_s, x2y_i, y2x_s, y2x_i
@@ -188,8 +221,9 @@ class _Packed:
         n, d = a.shape
         rows = -(-n // 32) * 32
         self.inv = inv
-        if precision == "bf16":
-            self.packed = np.zeros((rows, -(-d // 32) * 32), dtype=np.uint16)
+        self.precision = precision
+        if precision in ("bf16", "int16"):
+            self.packed = np.zeros((rows, -(-d // 32) * 32), dtype=np.uint16 if precision == "bf16" else np.int16)
         else:
             self.packed = np.zeros((rows, -(-d // 64) * 64), dtype=np.uint8 if precision == "int7" and not vnni
                                    else np.int8)
