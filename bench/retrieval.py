@@ -5,9 +5,11 @@
 Data: clustered Gaussian embeddings (64 centres) with a planted parallel structure: 60% of the targets
 are noisy copies of sources (shuffled), the rest are unrelated points from the same clusters.
 Reports (1) identity of pairs and scores with the reference, and speed ratios end to end, for each
-knn_backend in BACKENDS (the default float32 pass, and the opt-in int8/bfloat16 screen), then for the kNN
-stage (the reference's two FAISS searches against the harness's one-pass `knn_both`, with identity of
-the neighbours) and for the part after kNN (scoring + retrieval); (2) peak RSS (VmHWM) of a fresh
+knn_backend in BACKENDS (the default float32 pass, and the opt-in screen: int8/bfloat16 on AMX, int7/int16
+on AVX2), then for the kNN stage (the reference's two FAISS searches against the harness's one-pass
+`knn_both`, with identity of the neighbours) and for the part after kNN (scoring + retrieval), and, on
+AVX2 builds of the screen, the ceiling that this CPU's multiply rate puts on any pass over the whole
+similarity matrix (a probe of the kernel's products on cache-resident data, this run); (2) peak RSS (VmHWM) of a fresh
 process that only builds the data and mines, against 1.5x the two matrices + 256 MiB; (3) recall@1 and
 speed of the approximate
 index against exact search on a pool of --approx-n rows.
@@ -168,6 +170,36 @@ def compare_knn(x: np.ndarray, y: np.ndarray, knn_out: tuple, ref_seconds: float
     )
 
 
+def product_ceiling(d: int) -> str:
+    """The best ratio any single pass over all pairs could reach against the reference's two FAISS searches,
+    at the screen's product rate: 2 x (product rate / FAISS's rate), each pair of rates measured back to back
+    (a shared machine's speed varies, their ratio much less), the best of 5 pairs (an upper bound)."""
+    import faiss
+
+    from harness.retrieval import kernel, screen
+
+    lib = kernel.load()
+    if lib is None or lib.screen_isa() != 1:
+        return "product ceiling: no probe for this build of the screen (AVX2 builds only)"
+    threads = screen._threads()
+    rng = np.random.default_rng(0)
+    q, b = rng.standard_normal((4096, d), dtype=np.float32), rng.standard_normal((8192, d), dtype=np.float32)
+    parts = []
+    for precision in screen.ISA_PRECISIONS[1]:
+        ratios = []
+        for _ in range(5):
+            t0 = time.perf_counter()
+            faiss.knn(q, b, 4, metric=faiss.METRIC_INNER_PRODUCT)
+            faiss_rate = q.shape[0] * b.shape[0] * d / (time.perf_counter() - t0)
+            rate = lib.probe_products(screen._CODES[precision], threads, 40000)
+            ratios.append((rate / faiss_rate, rate, faiss_rate))
+        best, rate, faiss_rate = max(ratios)
+        parts.append(f"{precision} {rate / 1e9:.0f} GMAC/s vs FAISS {faiss_rate / 1e9:.0f} GMAC/s -> ceiling "
+                     f"{2 * best:.1f}x (median {2 * sorted(r for r, _, _ in ratios)[2]:.1f}x)")
+    head = f"product ceiling ({threads} threads, cache-resident probe, best of 5 back-to-back pairs): "
+    return head + "; ".join(parts)
+
+
 def bench_mining(n: int, d: int, ref_n: int | None) -> None:
     from harness.retrieval.mining import mine_bitext, mine_from_knn
 
@@ -204,6 +236,7 @@ def bench_mining(n: int, d: int, ref_n: int | None) -> None:
             )
         result, mine = runs["auto"]
         print(compare_knn(x, y, knn_out, times["knn"]))
+        print(product_ceiling(d))
     else:
         xs, ys = x[:ref_n], y[:ref_n]
         ref, times, knn_out = reference_mine(xs, ys)

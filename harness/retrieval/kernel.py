@@ -78,4 +78,5 @@ def load() -> ctypes.CDLL | None:
     lib.knn_screen.argtypes = [ptr, ptr, i64, ptr, ptr, i64, i32, ptr, ptr, i32, ptr, ptr, ptr, ptr, ptr, ptr, ptr,
                                ptr, ptr, ptr, i32, ptr, ptr, ptr, ptr, i64, i64, i32, i64]
     lib.knn_screen.restype = i64
+    lib.probe_products.argtypes, lib.probe_products.restype = [i32, i32, i64], ctypes.c_double
     return lib

@@ -67,9 +67,10 @@ def mine_bitext(
     The inputs are not modified. Raises UserError for bad input, options, or k above either pool size.
     `knn_backend`: "auto" = `knn_both` (one pass, CPU) for index="exact" without a GPU, else FAISS;
     "faiss" forces the two FAISS searches; "joint" forces `knn_both` (index="exact" only; runs on CPU);
-    "screened" = `screen.knn_both_screened` (exact, int8/bfloat16 screen: fast on CPUs with AMX; cosines in
-    float64 rounded to float32, so the last bits and the order of neighbours within ~1e-6 of each other
-    can differ from FAISS's float32 sums), falling back to `knn_both` where the screen is out.
+    "screened" = `screen.knn_both_screened` (exact; an int8/bfloat16 screen on CPUs with AMX, int7/int16 on
+    CPUs with AVX2; cosines in float64 rounded to float32, so the last bits and the order of neighbours
+    within ~1e-6 of each other can differ from FAISS's float32 sums, as FAISS's own x->y and y->x searches
+    can differ from each other), falling back to `knn_both` where the screen is out.
     For the joint pass `chunk_size` is rows of each side per similarity tile (default 4096); for the
     screened pass, rows of x per chunk kept in cache.
     """

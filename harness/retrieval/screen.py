@@ -1,14 +1,14 @@
 """Exact cosine kNN both ways behind a low-precision screen (AMX or AVX2 CPUs), re-ranked in float64.
 
 Why: mining's cost is the similarity matrix. AMX multiplies int8 tiles (exact int32 sums) twice as fast as
-bfloat16 tiles (float32 sums), and those several times faster than float32 sgemm; AVX2 multiplies 7-bit
-codes (exact int32 sums, "int7") at about 1.5x to 2.5x its float32 rate. The products are only accurate to
-about 2e-2 (int8), 4e-2 (int7), 4e-3 (bfloat16) or 1e-3 (int16, AVX2's finer precision). The screen uses them only to discard entries that
-provably cannot be among the top k; every entry that survives is re-scored exactly, so the neighbours are
-exact. On AMX, int8 halves the tile work but lets about four times as many entries through to re-scoring;
-"auto" picks the cheaper by a cost model (`choose_precision`), so int8 on large pools of well-spread
-embeddings and bfloat16 where a few outlier dimensions make the int8 bound loose. On AVX2 the same choice is
-between int7 and int16.
+bfloat16 tiles (float32 sums), and those several times faster than float32 sgemm; AVX2 multiplies 7-bit codes
+("int7", exact int32 sums) at up to ~2.9x FAISS's float32 rate (a Zen 3; bench/retrieval.py measures it). The
+products are only accurate to about 2e-2 (int8), 4e-2 (int7), 4e-3 (bfloat16) or 1e-3 (int16, AVX2's finer
+precision). The screen uses them only to discard entries that provably cannot be among the top k; every
+entry that survives is re-scored exactly, so the neighbours are exact. On AMX, int8 halves the tile work but
+lets about four times as many entries through to re-scoring; "auto" picks the cheaper by a cost model
+(`choose_precision`), so int8 on large pools of well-spread embeddings and bfloat16 where a few outlier
+dimensions make the int8 bound loose. On AVX2 the same choice is between int7 and int16.
 
 Definition of the result: the cosine of a pair is the float64 dot product of the two rows as
 L2-normalised in float32 by FAISS (`faiss.normalize_L2`, LASER's step; reproduced bit for bit from FAISS's
@@ -37,9 +37,10 @@ each 32 x 32 block in L1, float64 re-scoring (the same bits on either), one thre
 thread count).
 
 The screen gives up (returns None) when it re-scores more than `MAX_CANDIDATES[precision]` (times the mean
-pool / `POOL`, when above 1) + 2k entries per row and column on average: massive near-ties, such as many identical or near-duplicate embeddings, which it
-cannot tell apart without re-scoring each (mining de-duplicates identical sentences first, as LASER
-does); callers then run `knn_both`. Measured figures are in bench/retrieval.py's output and the README.
+pool / `POOL`, when above 1) + 2k entries per row and column on average: massive near-ties, such as many
+identical or near-duplicate embeddings, which it cannot tell apart without re-scoring each (mining
+de-duplicates identical sentences first, as LASER does); callers then run `knn_both`. Measured figures are
+in bench/retrieval.py's output and the README.
 """
 
 from __future__ import annotations
@@ -62,9 +63,10 @@ POOL = 50_000
 # The cost model, in units of the cheap precision's products per pair: the fine precision's extra cost per
 # pair, and one exact re-scoring (a float64 dot product of two rows fetched from memory). AMX: bf16 tiles run
 # at half the int8 rate; a re-scoring ~ 6e5 bfloat16 flops, 4e5 to 8e5 measured from the int8/bf16
-# crossover at 5k and 15k rows. AVX2: int16 products cost ~1.6x int7's (1.5x to 1.7x measured on a Zen 3);
-# a re-scoring ~ 1e5 int7 multiply-adds (2 us a thread against 48e9 a second, measured at 50k rows).
-EXTRA_WORK = {"int8": 1.0, "int7": 0.6}
+# crossover at 5k and 15k rows. AVX2: int16 products cost ~1.8x int7's (kernel.probe_products on a Zen 3);
+# a re-scoring ~ 1e5 int7 multiply-adds (~1.2 us a thread at ~70e9 a second, fitted to int7 and int16 runs at
+# 50k rows: 17.2 s with 5.5M re-scorings, 25.3 s with 0.46M).
+EXTRA_WORK = {"int8": 1.0, "int7": 0.8}
 RESCORE_WORK = {"int8": 6e5, "int7": 1e5}
 SAMPLE = 32  # rows of each side that choose_precision scores
 PANEL = 512  # columns of y per panel: 512 x 768 bfloat16 = 768 KiB, kept in L2
@@ -149,8 +151,8 @@ def expected_rescorings(
         if cheap == "int8":
             e_fine = e_bf16
         else:  # int16, for unit rows: e ~ |dx| + |dy| (+ g + slack)
-            e_fine = (_int16_residuals(a[rows] * a_inv[rows, None])[:, None]
-                      + _int16_residuals(b[cols] * b_inv[cols, None])[None, :] + 4 * _UNIT + _SLACK)
+            e_fine = (_int16_residuals(a, a_inv, rows)[:, None] + _int16_residuals(b, b_inv, cols)[None, :]
+                      + 4 * _UNIT + _SLACK)
         loose += scale * float((sims >= kth[:, None] - e_loose).sum(axis=1).mean()) / 2
         fine += scale * float((sims >= kth[:, None] - e_fine).sum(axis=1).mean()) / 2
     return loose, fine
@@ -164,11 +166,18 @@ def int16_levels(d: int) -> int:
     return min(q, 32767)
 
 
-def _int16_residuals(v: np.ndarray) -> np.ndarray:
-    """|row - its int16 rounding| of normalised rows v (an estimate of what `pack_rows` records)."""
-    scale = np.abs(v).max(axis=1, keepdims=True) / int16_levels(v.shape[1])
-    q = np.divide(v, scale, out=np.zeros_like(v), where=scale > 0)
-    return np.linalg.norm(v - np.round(q) * scale, axis=1)
+def _int16_residuals(a: np.ndarray, inv: np.ndarray, rows: np.ndarray, step: int = 1024) -> np.ndarray:
+    """|row - its int16 rounding| of a's normalised rows `rows` (an estimate of what `pack_rows` records),
+    `step` rows at a time so that the temporaries stay small."""
+    out = np.empty(rows.shape[0])
+    levels = int16_levels(a.shape[1])
+    for start in range(0, rows.shape[0], step):
+        part = rows[start : start + step]
+        v = a[part] * inv[part, None]
+        scale = np.abs(v).max(axis=1, keepdims=True) / levels
+        q = np.divide(v, scale, out=np.zeros_like(v), where=scale > 0)
+        out[start : start + step] = np.linalg.norm(v - np.round(q) * scale, axis=1)
+    return out
 
 
 def _cosines(q: np.ndarray, b: np.ndarray, b_inv: np.ndarray, blocks: int = 8) -> tuple[np.ndarray, np.ndarray]:
@@ -223,10 +232,10 @@ class _Packed:
         self.inv = inv
         self.precision = precision
         if precision in ("bf16", "int16"):
-            self.packed = np.zeros((rows, -(-d // 32) * 32), dtype=np.uint16 if precision == "bf16" else np.int16)
+            self.packed = _zeros_aligned((rows, -(-d // 32) * 32), np.uint16 if precision == "bf16" else np.int16)
         else:
-            self.packed = np.zeros((rows, -(-d // 64) * 64), dtype=np.uint8 if precision == "int7" and not vnni
-                                   else np.int8)
+            self.packed = _zeros_aligned((rows, -(-d // 64) * 64), np.uint8 if precision == "int7" and not vnni
+                                         else np.int8)
         self.scale = np.zeros(rows, dtype=np.float32)  # int8, int7: each row's scale (zero past n)
         self.offset = np.zeros(rows, dtype=np.int32)  # int7: x's zero points, y's sums of codes
         self.hat = np.empty(n, dtype=np.float64)  # |rounded row|
@@ -252,6 +261,15 @@ class _Packed:
         out = np.zeros(self.scale.shape[0], dtype=np.float32)
         out[: self.res.shape[0]] = _round_up(self.res)
         return out
+
+
+def _zeros_aligned(shape: tuple[int, int], dtype: type) -> np.ndarray:
+    """Zeros whose data starts on a 64-byte boundary (numpy gives 16): tile rows then never straddle cache
+    lines."""
+    size = shape[0] * shape[1] * np.dtype(dtype).itemsize
+    raw = np.zeros(size + 64, dtype=np.uint8)
+    start = -raw.ctypes.data % 64
+    return raw[start : start + size].view(dtype).reshape(shape)
 
 
 def _round_up(v: np.ndarray) -> np.ndarray:

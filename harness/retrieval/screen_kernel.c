@@ -605,10 +605,10 @@ static inline void products_4x16(const uint8_t *x4, const uint8_t *y16, int64_t 
     for (int64_t t = 0; t < tiles; t++) {
         const uint8_t *xt = x4 + t * TILE_BYTES, *yt = y16 + t * TILE_BYTES;
         for (int u = 0; u < 16; u += 2) {
-            const __m256i y0 = _mm256_load_si256((const __m256i *)(yt + u * 64));
-            const __m256i y1 = _mm256_load_si256((const __m256i *)(yt + u * 64 + 32));
-            const __m256i z0 = _mm256_load_si256((const __m256i *)(yt + u * 64 + 64));
-            const __m256i z1 = _mm256_load_si256((const __m256i *)(yt + u * 64 + 96));
+            const __m256i y0 = _mm256_loadu_si256((const __m256i *)(yt + u * 64));
+            const __m256i y1 = _mm256_loadu_si256((const __m256i *)(yt + u * 64 + 32));
+            const __m256i z0 = _mm256_loadu_si256((const __m256i *)(yt + u * 64 + 64));
+            const __m256i z1 = _mm256_loadu_si256((const __m256i *)(yt + u * 64 + 96));
             for (int r = 0; r < 4; r++) {
                 int32_t a, b;
                 memcpy(&a, xt + r * 64 + u * 4, 4);
@@ -634,8 +634,8 @@ static inline void products_4x16_int16(const uint8_t *x4, const uint8_t *y16, in
     for (int64_t t = 0; t < tiles; t++) {
         const uint8_t *xt = x4 + t * TILE_BYTES, *yt = y16 + t * TILE_BYTES;
         for (int u = 0; u < 16; u++) {
-            const __m256i y0 = _mm256_load_si256((const __m256i *)(yt + u * 64));
-            const __m256i y1 = _mm256_load_si256((const __m256i *)(yt + u * 64 + 32));
+            const __m256i y0 = _mm256_loadu_si256((const __m256i *)(yt + u * 64));
+            const __m256i y1 = _mm256_loadu_si256((const __m256i *)(yt + u * 64 + 32));
             for (int r = 0; r < 4; r++) {
                 int32_t a;
                 memcpy(&a, xt + r * 64 + u * 4, 4);
@@ -797,6 +797,60 @@ static void run_parallel(void *(*fn)(void *), void *args, size_t size, int count
     }
 }
 
+#if HAVE_AVX2
+#include <time.h>
+
+typedef struct {
+    int precision;
+    int64_t reps;
+    volatile int32_t sink;
+} probe_job;
+
+/* One thread of probe_products: a 32 x 32 block at d = 768 (cache-resident), multiplied reps times. */
+static void *probe_work(void *arg) {
+    probe_job *P = arg;
+    enum { D = 768 };
+    const int size = P->precision == INT16 ? 2 : 1;
+    const int64_t group = (int64_t)D * 16 * size, tiles = group / TILE_BYTES;
+    uint8_t *x = aligned_alloc(64, (size_t)(2 * group)), *y = aligned_alloc(64, (size_t)(2 * group));
+    int32_t *out = aligned_alloc(64, 32 * 32 * sizeof(int32_t));
+    if (!x || !y || !out) abort();
+    for (int64_t b = 0; b < 2 * group; b++) x[b] = (uint8_t)(b % 7), y[b] = (uint8_t)(b % 5);
+    for (int64_t rep = 0; rep < P->reps; rep++)
+        for (int r0 = 0; r0 < 32; r0 += 4)
+            for (int h = 0; h < 2; h++) {
+                const uint8_t *x4 = x + (r0 / 16) * group + (r0 % 16) * 64, *y16 = y + h * group;
+                if (P->precision == INT7) products_4x16(x4, y16, tiles, out + r0 * 32 + h * 16);
+                else products_4x16_int16(x4, y16, tiles, out + r0 * 32 + h * 16);
+            }
+    P->sink = out[0];
+    free(x), free(y), free(out);
+    return NULL;
+}
+
+/*
+ * Multiply-adds per second (all threads, wall clock) of the int7 or int16 products on cache-resident data:
+ * what a pass over a similarity matrix can reach at best on this CPU (bench/retrieval.py prints the bound
+ * it implies). -1 for another precision.
+ */
+double probe_products(int precision, int threads, int64_t reps) {
+    if ((precision != INT7 && precision != INT16) || threads < 1 || threads > 256 || reps < 1) return -1.0;
+    probe_job jobs[256];
+    for (int t = 0; t < threads; t++) jobs[t].precision = precision, jobs[t].reps = reps, jobs[t].sink = 0;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    run_parallel(probe_work, jobs, sizeof(probe_job), threads);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    const double seconds = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
+    return (double)threads * (double)reps * 32.0 * 32.0 * 768.0 / seconds;
+}
+#else
+double probe_products(int precision, int threads, int64_t reps) {
+    (void)precision, (void)threads, (void)reps;
+    return -1.0;
+}
+#endif
+
 /*
  * Top-k both ways. xb, yb: packed by pack_rows with `precision` (x plain, y VNNI), xscale, yscale and
  * xoff, yoff its scales and offsets; xalpha, xbeta / yalpha, ybeta: the
@@ -875,6 +929,11 @@ out:
 #else
 
 int screen_isa(void) { return 0; }
+
+double probe_products(int precision, int threads, int64_t reps) {
+    (void)precision, (void)threads, (void)reps;
+    return -1.0;
+}
 
 int64_t knn_screen(const float *x, const float *xinv, int64_t n, const float *y, const float *yinv, int64_t m, int d,
                    const uint8_t *xb, const uint8_t *yb, int precision, const float *xscale, const float *yscale,
