@@ -1,6 +1,6 @@
 /*
- * Exact cosine kNN both ways behind a low-precision screen: int8 or bfloat16 tiles on CPUs with AMX, 7-bit
- * integer products on CPUs with AVX2 (screen.py states the definition of the result and proves the bound e
+ * Exact cosine kNN both ways behind a low-precision screen: int8 or bfloat16 tiles on CPUs with AMX, 7-bit or
+ * 16-bit integer products on CPUs with AVX2 (screen.py states the definition of the result and proves the bound e
  * used here). One build has one backend, chosen by the compiler's target (-march=native): AMX where the
  * CPU has it, else AVX2 + FMA; the lists, thresholds and re-scoring below are shared.
  *
@@ -19,7 +19,7 @@
  * int16 (AVX2). Both sides are rounded to scale * q with q in [-Q, Q], Q = int16_levels(d) so that d Q^2
  * < 2^31, in the bfloat16 layouts (32 values per tile row, VNNI units of 2); vpmaddwd gives exact int32
  * sums. About 13 times finer than int7 (at d = 768), for data whose int7 bound is too loose (outlier
- * dimensions, cosines crowded together), at about 0.6 times its speed.
+ * dimensions, cosines crowded together), at a little over half its speed.
  *
  * Work. Threads take chunks of x's 32-row blocks as they become free (the cores of a shared machine can
  * run at quite different speeds). For a 32 x 32 block of similarities, four tile accumulators hold the
@@ -262,7 +262,7 @@ static float cosine(const float *a, float ia, const float *b, float ib, int d) {
     return (float)(((l[0] + l[4]) + (l[1] + l[5])) + ((l[2] + l[6]) + (l[3] + l[7])));
 }
 #else
-/* 1: this build multiplies 7-bit codes with AVX2. */
+/* 1: this build multiplies 7-bit or 16-bit codes with AVX2. */
 int screen_isa(void) { return 1; }
 
 /* The AMX build's cosine (same lanes, same tree, same bits), on 4-lane float64 vectors. */
@@ -451,62 +451,77 @@ static inline int hit(job *J, int64_t i, int64_t jj, float v) {
     return 0;
 }
 
+/* One block's per-column screen terms (y's residual norms for the rows' lists, the columns' alpha), in
+   registers. The columns' thresholds are read per row: they rise while the block is scanned. */
 #if HAVE_AMX
+typedef struct {
+    __m512 res[2], ca[2];
+} block_columns;
+
+static inline block_columns load_columns(const job *J, int64_t j0) {
+    block_columns B;
+    for (int h = 0; h < 2; h++)
+        B.res[h] = _mm512_loadu_ps(J->rows->res + j0 + 16 * h);
+    for (int h = 0; h < 2; h++) B.ca[h] = _mm512_loadu_ps(J->cols.alpha + j0 + 16 * h);
+    return B;
+}
+
+/* Bit j: entry (i, j0 + j) of the block row v passes row i's or column j's screen. */
+static inline uint32_t row_hits(const job *J, const block_columns *B, const float *v, int64_t i, int64_t j0) {
+    const lists *R = J->rows, *C = &J->cols;
+    const __m512 tr = _mm512_set1_ps(R->t[i]), a = _mm512_set1_ps(R->alpha[i]), b = _mm512_set1_ps(C->res[i]);
+    uint32_t hits = 0;
+    for (int h = 0; h < 2; h++) {
+        const __m512 vh = _mm512_load_ps(v + 16 * h), ch = _mm512_loadu_ps(C->t + j0 + 16 * h);
+        const __mmask16 pass = _mm512_cmp_ps_mask(_mm512_fmadd_ps(a, B->res[h], vh), tr, _CMP_GE_OQ) |
+                               _mm512_cmp_ps_mask(_mm512_fmadd_ps(B->ca[h], b, vh), ch, _CMP_GE_OQ);
+        hits |= (uint32_t)pass << (16 * h);
+    }
+    return hits;
+}
+#else
+typedef struct {
+    __m256 res[4], ca[4];
+} block_columns;
+
+static inline block_columns load_columns(const job *J, int64_t j0) {
+    block_columns B;
+    for (int h = 0; h < 4; h++)
+        B.res[h] = _mm256_loadu_ps(J->rows->res + j0 + 8 * h);
+    for (int h = 0; h < 4; h++) B.ca[h] = _mm256_loadu_ps(J->cols.alpha + j0 + 8 * h);
+    return B;
+}
+
+static inline uint32_t row_hits(const job *J, const block_columns *B, const float *v, int64_t i, int64_t j0) {
+    const lists *R = J->rows, *C = &J->cols;
+    const __m256 tr = _mm256_set1_ps(R->t[i]), a = _mm256_set1_ps(R->alpha[i]), b = _mm256_set1_ps(C->res[i]);
+    uint32_t hits = 0;
+    for (int h = 0; h < 4; h++) {
+        const __m256 vh = _mm256_load_ps(v + 8 * h), ch = _mm256_loadu_ps(C->t + j0 + 8 * h);
+        const __m256 pass = _mm256_or_ps(_mm256_cmp_ps(_mm256_fmadd_ps(a, B->res[h], vh), tr, _CMP_GE_OQ),
+                                         _mm256_cmp_ps(_mm256_fmadd_ps(B->ca[h], b, vh), ch, _CMP_GE_OQ));
+        hits |= (uint32_t)_mm256_movemask_ps(pass) << (8 * h);
+    }
+    return hits;
+}
+#endif
+
 /* Scan one stored 32 x 32 block (rows i0.., columns j0..); 0, or -1 once the thread must give up. */
 static int scan(job *J, const float *blk, int64_t i0, int64_t j0) {
     const int nr = J->n - i0 < 32 ? (int)(J->n - i0) : 32, nc = J->m - j0 < 32 ? (int)(J->m - j0) : 32;
     const uint32_t valid = nc == 32 ? 0xFFFFFFFFu : ((1u << nc) - 1u);
-    lists *R = J->rows, *C = &J->cols;
-    const __m512 res0 = _mm512_loadu_ps(R->res + j0), res1 = _mm512_loadu_ps(R->res + j0 + 16); /* y's res */
-    const __m512 ca0 = _mm512_loadu_ps(C->alpha + j0), ca1 = _mm512_loadu_ps(C->alpha + j0 + 16);
+    const block_columns B = load_columns(J, j0);
     for (int r = 0; r < nr; r++) {
-        const int64_t i = i0 + r;
-        const float *v = blk + r * 32, ra = R->alpha[i], cr = C->res[i];
-        const __m512 tr = _mm512_set1_ps(R->t[i]), a = _mm512_set1_ps(ra), b = _mm512_set1_ps(cr);
-        const __m512 v0 = _mm512_load_ps(v), v1 = _mm512_load_ps(v + 16);
-        const __m512 c0 = _mm512_loadu_ps(C->t + j0), c1 = _mm512_loadu_ps(C->t + j0 + 16);
-        const __mmask16 h0 = _mm512_cmp_ps_mask(_mm512_fmadd_ps(a, res0, v0), tr, _CMP_GE_OQ) |
-                             _mm512_cmp_ps_mask(_mm512_fmadd_ps(ca0, b, v0), c0, _CMP_GE_OQ);
-        const __mmask16 h1 = _mm512_cmp_ps_mask(_mm512_fmadd_ps(a, res1, v1), tr, _CMP_GE_OQ) |
-                             _mm512_cmp_ps_mask(_mm512_fmadd_ps(ca1, b, v1), c1, _CMP_GE_OQ);
-        uint32_t hits = ((uint32_t)h0 | ((uint32_t)h1 << 16)) & valid;
-        while (hits) {
-            const int j = __builtin_ctz(hits);
-            hits &= hits - 1;
-            if (hit(J, i, j0 + j, v[j]) < 0) return -1;
-        }
-    }
-    return 0;
-}
-#else
-/* The AMX build's scan on 8-lane vectors. */
-static int scan(job *J, const float *blk, int64_t i0, int64_t j0) {
-    const int nr = J->n - i0 < 32 ? (int)(J->n - i0) : 32, nc = J->m - j0 < 32 ? (int)(J->m - j0) : 32;
-    const uint32_t valid = nc == 32 ? 0xFFFFFFFFu : ((1u << nc) - 1u);
-    lists *R = J->rows, *C = &J->cols;
-    __m256 res[4], ca[4];
-    for (int h = 0; h < 4; h++) res[h] = _mm256_loadu_ps(R->res + j0 + 8 * h), ca[h] = _mm256_loadu_ps(C->alpha + j0 + 8 * h);
-    for (int r = 0; r < nr; r++) {
-        const int64_t i = i0 + r;
         const float *v = blk + r * 32;
-        const __m256 tr = _mm256_set1_ps(R->t[i]), a = _mm256_set1_ps(R->alpha[i]), b = _mm256_set1_ps(C->res[i]);
-        uint32_t hits = 0;
-        for (int h = 0; h < 4; h++) {
-            const __m256 vh = _mm256_load_ps(v + 8 * h), ch = _mm256_loadu_ps(C->t + j0 + 8 * h);
-            const __m256 pass = _mm256_or_ps(_mm256_cmp_ps(_mm256_fmadd_ps(a, res[h], vh), tr, _CMP_GE_OQ),
-                                             _mm256_cmp_ps(_mm256_fmadd_ps(ca[h], b, vh), ch, _CMP_GE_OQ));
-            hits |= (uint32_t)_mm256_movemask_ps(pass) << (8 * h);
-        }
-        hits &= valid;
+        uint32_t hits = row_hits(J, &B, v, i0 + r, j0) & valid;
         while (hits) {
             const int j = __builtin_ctz(hits);
             hits &= hits - 1;
-            if (hit(J, i, j0 + j, v[j]) < 0) return -1;
+            if (hit(J, i0 + r, j0 + j, v[j]) < 0) return -1;
         }
     }
     return 0;
 }
-#endif
 
 #if HAVE_AMX
 /*
@@ -888,8 +903,8 @@ int64_t knn_screen(const float *x, const float *xinv, int64_t n, const float *y,
         job *J = &jobs[t];
         J->x = x, J->xinv = xinv, J->y = y, J->yinv = yinv, J->xb = xb, J->yb = yb;
         J->xscale = xscale, J->yscale = yscale, J->xoff = xoff, J->yoff = yoff, J->precision = precision;
-        J->n = n, J->m = m, J->d = d, J->kp = precision == INT8 || precision == INT7 ? (d + 63) / 64 * 64 : (d + 31) / 32 * 32;
-        J->k = k;
+        J->n = n, J->m = m, J->d = d, J->k = k;
+        J->kp = precision == INT8 || precision == INT7 ? (d + 63) / 64 * 64 : (d + 31) / 32 * 32;
         J->chunk_blocks = chunk / 32 > 0 ? chunk / 32 : 1;
         J->panel_blocks = panel / 32 > 0 ? panel / 32 : 1;
         J->row_blocks = row_blocks, J->next_chunk = &next_chunk;
