@@ -14,7 +14,7 @@ Settings (task `settings` < experiment `task_settings` < `xstilts evaluate` opti
   its pairs, as LASER), threshold (null: chosen on the dev split's gold by `prepare` and applied
   unchanged to every split of that language); knn_backend ("auto": one float32 pass over the similarity
   matrix on CPU, FAISS on GPU; "screened": the exact low-precision-screened pass, cosines rounded from
-  float64, 3.7x to 5.3x faster than "auto" on CPUs with AMX and about 1.8x on AVX2 CPUs (AMD Zen 3,
+  float64, 3.7x to 5.3x faster than "auto" on CPUs with AMX and 1.8x to 2.4x on AVX2 CPUs (AMD Zen 3,
   measured at 50k x 50k); "faiss": two FAISS searches; see `harness.retrieval.mining`).
 """
 
