@@ -275,9 +275,14 @@ static float cosine(const float *a, float ia, const float *b, float ib, int d) {
         for (int q = 0; q < 4; q++) {
             const int left = d - t - 8 * q;
             if (left <= 0) break;
-            const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(left), lane);
-            const __m256 pa = _mm256_mul_ps(_mm256_maskload_ps(a + t + 8 * q, mask), va);
-            const __m256 pb = _mm256_mul_ps(_mm256_maskload_ps(b + t + 8 * q, mask), vb);
+            __m256 ra, rb;
+            if (left >= 8) { /* plain loads: AMD's masked loads are slow */
+                ra = _mm256_loadu_ps(a + t + 8 * q), rb = _mm256_loadu_ps(b + t + 8 * q);
+            } else {
+                const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(left), lane);
+                ra = _mm256_maskload_ps(a + t + 8 * q, mask), rb = _mm256_maskload_ps(b + t + 8 * q, mask);
+            }
+            const __m256 pa = _mm256_mul_ps(ra, va), pb = _mm256_mul_ps(rb, vb);
             acc[q][0] = _mm256_fmadd_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(pa)),
                                         _mm256_cvtps_pd(_mm256_castps256_ps128(pb)), acc[q][0]);
             acc[q][1] = _mm256_fmadd_pd(_mm256_cvtps_pd(_mm256_extractf128_ps(pa, 1)),
