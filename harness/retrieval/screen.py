@@ -87,11 +87,11 @@ def knn_both_screened(
     """Exact top-k both ways (x2y_sims, x2y_ids, y2x_sims, y2x_ids), or None when the screen is out.
 
     None: no C compiler, neither AMX nor AVX2, a precision this CPU's build lacks (AMX: int8, bf16; AVX2:
-    int7), k above `kernel.MAX_K`, or more than `MAX_CANDIDATES` + 2k re-scorings per row and column.
-    Inputs must be checked already (finite 2-D floats, same width, k <= both pools).
-    `precision`: the screen's products, "int8" (twice the tile rate, a looser bound), "bf16", "int7", or
-    "auto": on AMX the cheaper by `choose_precision`, then the other one if the screen gives up; on AVX2
-    int7. `chunk`: rows of x
+    int7, int16), k above `kernel.MAX_K`, or more re-scorings per row and column than the limit (see the
+    module docstring). Inputs must be checked already (finite 2-D floats, same width, k <= both pools).
+    `precision`: the screen's products, "int8" (twice the tile rate, a looser bound), "bf16", "int7" (about
+    1.8x int16's rate, a looser bound), "int16", or "auto": the build's cheap one or its finer one by
+    `choose_precision`, then the finer one if the cheap screen gives up. `chunk`: rows of x
     per chunk (kept in L3); `panel`: columns of y per panel (kept in L2); both are rounded down to multiples
     of 32. `threads`: default FAISS's OpenMP thread count.
     """
