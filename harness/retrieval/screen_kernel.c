@@ -67,6 +67,9 @@
 
 enum { BF16 = 0, INT8 = 1, INT7 = 2, INT16 = 3 }; /* the screen's codes (screen.py's precisions) */
 
+/* Bytes per packed value: bfloat16 and int16 codes take 2, int8 and int7 codes 1. */
+static inline int code_bytes(int precision) { return precision == BF16 || precision == INT16 ? 2 : 1; }
+
 /* int16 codes' largest magnitude for width d: d Q^2 < 2^31, so int32 sums cannot overflow. */
 static int int16_levels(int d) {
     int q = (int)sqrt(2147483647.0 / (d > 0 ? d : 1));
@@ -105,7 +108,7 @@ static inline float from_bf16(uint16_t b) {
  */
 void pack_rows(const float *a, const float *inv, int64_t n, int d, int kp, int vnni, int precision, void *out,
                float *scale, int32_t *offset, double *hat, double *res) {
-    const int size = precision == BF16 || precision == INT16 ? 2 : 1; /* bytes per value */
+    const int size = code_bytes(precision);
     uint8_t *bytes = calloc((size_t)kp, (size_t)size); /* one rounded row, zero-padded to kp values */
     float *v = malloc((size_t)d * sizeof(float)), *back = malloc((size_t)d * sizeof(float)); /* back: q or bf16 */
     int32_t *code = malloc((size_t)d * sizeof(int32_t));
@@ -671,19 +674,25 @@ static inline void products_4x16_int16(const uint8_t *x4, const uint8_t *y16, in
     }
 }
 
+/* Exact int32 sums (32 x 32, row-major) of x's 32-row block at a0 with y's 32-column block at b0, packed as
+   int7 or int16 (group bytes per 16 rows). */
+static void block_sums(int precision, const uint8_t *a0, const uint8_t *b0, int64_t group, int32_t *sums) {
+    const int64_t tiles = group / TILE_BYTES;
+    for (int r0 = 0; r0 < 32; r0 += 4) /* y's 32 columns (2 x 12 KiB at d = 768) stay in L1 across x's rows */
+        for (int h = 0; h < 2; h++) {
+            const uint8_t *x4 = a0 + (r0 / 16) * group + (r0 % 16) * 64, *y16 = b0 + h * group;
+            if (precision == INT7) products_4x16(x4, y16, tiles, sums + r0 * 32 + h * 16);
+            else products_4x16_int16(x4, y16, tiles, sums + r0 * 32 + h * 16);
+        }
+}
+
 /* Screened values of x's 32-row block at a0 with y's 32-column block at b0 (rows i0.., columns j0..) into
    blk: exact sums S, then (int7: S - z R, int16: S) as an exact int32, then times scale_x * scale_y (three
    roundings). */
 static void block_products(const job *J, const uint8_t *a0, const uint8_t *b0, int64_t group, float *blk,
                            int64_t i0, int64_t j0) {
     int32_t *sums = (int32_t *)blk;
-    const int64_t tiles = group / TILE_BYTES;
-    for (int r0 = 0; r0 < 32; r0 += 4) /* y's 32 columns (2 x 12 KiB at d = 768) stay in L1 across x's rows */
-        for (int h = 0; h < 2; h++) {
-            const uint8_t *x4 = a0 + (r0 / 16) * group + (r0 % 16) * 64, *y16 = b0 + h * group;
-            if (J->precision == INT7) products_4x16(x4, y16, tiles, sums + r0 * 32 + h * 16);
-            else products_4x16_int16(x4, y16, tiles, sums + r0 * 32 + h * 16);
-        }
+    block_sums(J->precision, a0, b0, group, sums);
     __m256 sy[4];
     __m256i sums_y[4];
     for (int h = 0; h < 4; h++) {
@@ -736,7 +745,7 @@ static void adopt_thresholds(job *J, int64_t j0, int64_t j1) {
 static void *work(void *arg) {
     job *J = arg;
     thread_begin();
-    const int64_t group = (int64_t)J->kp * 16 * (J->precision == BF16 || J->precision == INT16 ? 2 : 1);
+    const int64_t group = (int64_t)J->kp * 16 * code_bytes(J->precision);
     const int64_t col_blocks = (J->m + 31) / 32;
     /* chunks of x go to whichever thread is free: cores of a shared machine can run at different speeds */
     for (int64_t c0; (c0 = __atomic_fetch_add(J->next_chunk, J->chunk_blocks, __ATOMIC_RELAXED)) < J->row_blocks;) {
@@ -830,19 +839,12 @@ typedef struct {
 static void *probe_work(void *arg) {
     probe_job *P = arg;
     enum { D = 768 };
-    const int size = P->precision == INT16 ? 2 : 1;
-    const int64_t group = (int64_t)D * 16 * size, tiles = group / TILE_BYTES;
+    const int64_t group = (int64_t)D * 16 * code_bytes(P->precision);
     uint8_t *x = aligned_alloc(64, (size_t)(2 * group)), *y = aligned_alloc(64, (size_t)(2 * group));
     int32_t *out = aligned_alloc(64, 32 * 32 * sizeof(int32_t));
     if (!x || !y || !out) abort();
     for (int64_t b = 0; b < 2 * group; b++) x[b] = (uint8_t)(b % 7), y[b] = (uint8_t)(b % 5);
-    for (int64_t rep = 0; rep < P->reps; rep++)
-        for (int r0 = 0; r0 < 32; r0 += 4)
-            for (int h = 0; h < 2; h++) {
-                const uint8_t *x4 = x + (r0 / 16) * group + (r0 % 16) * 64, *y16 = y + h * group;
-                if (P->precision == INT7) products_4x16(x4, y16, tiles, out + r0 * 32 + h * 16);
-                else products_4x16_int16(x4, y16, tiles, out + r0 * 32 + h * 16);
-            }
+    for (int64_t rep = 0; rep < P->reps; rep++) block_sums(P->precision, x, y, group, out);
     P->sink = out[0];
     free(x), free(y), free(out);
     return NULL;
@@ -863,11 +865,6 @@ double probe_products(int precision, int threads, int64_t reps) {
     clock_gettime(CLOCK_MONOTONIC, &t1);
     const double seconds = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
     return (double)threads * (double)reps * 32.0 * 32.0 * 768.0 / seconds;
-}
-#else
-double probe_products(int precision, int threads, int64_t reps) {
-    (void)precision, (void)threads, (void)reps;
-    return -1.0;
 }
 #endif
 
@@ -950,11 +947,6 @@ out:
 
 int screen_isa(void) { return 0; }
 
-double probe_products(int precision, int threads, int64_t reps) {
-    (void)precision, (void)threads, (void)reps;
-    return -1.0;
-}
-
 int64_t knn_screen(const float *x, const float *xinv, int64_t n, const float *y, const float *yinv, int64_t m, int d,
                    const uint8_t *xb, const uint8_t *yb, int precision, const float *xscale, const float *yscale,
                    const int32_t *xoff, const int32_t *yoff, const float *xalpha, const double *xbeta,
@@ -968,4 +960,11 @@ int64_t knn_screen(const float *x, const float *xinv, int64_t n, const float *y,
     return -2;
 }
 
+#endif
+
+#if !HAVE_AVX2
+double probe_products(int precision, int threads, int64_t reps) { /* AVX2 builds only */
+    (void)precision, (void)threads, (void)reps;
+    return -1.0;
+}
 #endif
