@@ -38,7 +38,7 @@ def run_stage(stage: Stage, runs_dir: Path, data: DataSettings, trust_remote_cod
         started = time.time()
         record = {"key": stage.key, "kind": stage.kind, "upstream": stage.upstream, "config": stage.config,
                   "meta": stage.meta, "seed": stage.config.get("seed"), "environment": environment(),
-                  "started_at": started}
+                  "code": stage.code, "started_at": started}
         write_json(stage_dir / STAGE_JSON, record)
         provenance: list = []
         ctx = StageContext(stage, stage_dir, runs_dir, data, trust_remote_code, progress, provenance)
@@ -89,6 +89,7 @@ def run_recorded_stage(runs_dir: Path, key: str) -> bool:
     check_semantics(config, str(path))
     stage = next((s for s in plan(config) if s.key == key), None)
     if stage is None:
-        raise UserError(f"stage {key} is not part of the experiment recorded in {path}; the harness version "
-                        "or the experiment changed since it was planned")
+        raise UserError(f"stage {key} is not part of the experiment recorded in {path}; the code (stage keys "
+                        "fingerprint it: an image must run the same code as the planner) or the experiment changed "
+                        "since it was planned")
     return run_stage(stage, runs_dir, config.data.settings(), config.trust_remote_code)

@@ -1,8 +1,9 @@
 """Tokenized-feature cache: a second run with the same inputs does no tokenization at all.
 
 The key hashes everything that changes features: the tokenizer's full serialisation and class, the kind and
-its FEATURE_CODE_VERSION, the task name and version, split, language, max_seq_length, doc_stride, whether
-labels are included, the data revision and a hash of the example columns themselves. Entries are .npz files
+the code fingerprint of its module(s), the task name, version and code fingerprint (its spec and modules, see
+harness.fingerprint), split, language, max_seq_length, doc_stride, whether labels are included, the data
+revision and a hash of the example columns themselves. Entries are .npz files
 (int fields as flat arrays with offsets, anything irregular as JSON; never pickle) under $XSTILTS_CACHE or
 $HF_HOME/xstilts (default ~/.cache/huggingface/xstilts), written atomically. A hit is read back as a lazy
 `CachedFeatures` sequence: the arrays are loaded, each feature dict is built only when it is indexed, and
@@ -23,6 +24,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from harness.fingerprint import code_modules, fingerprint, task_fingerprint
 from harness.hparams import Hparams
 
 CACHE_ENV = "XSTILTS_CACHE"
@@ -83,9 +85,11 @@ def columns_fingerprint(columns: dict[str, list]) -> str:
 
 def feature_key(kind: Any, tokenizer: Any, task: Any, hp: Hparams, split: str, lang: str, columns: dict,
                 revision: str = "", with_labels: bool = True) -> str:
+    """The cache key of one featurisation: every input of `kind.featurize`, and the code that runs it."""
     parts = {
         "format": FORMAT_VERSION, "tokenizer": tokenizer_fingerprint(tokenizer), "kind": kind.name,
-        "kind_version": getattr(kind, "FEATURE_CODE_VERSION", 1), "task": task.name, "task_version": task.version,
+        "kind_code": fingerprint(code_modules(type(kind).__module__)), "task": task.name,
+        "task_version": task.version, "task_code": task_fingerprint(task),
         "labels": list(task.labels), "settings": dict(task.settings), "split": split, "lang": lang,
         "max_seq_length": hp.max_seq_length, "doc_stride": hp.doc_stride, "with_labels": with_labels,
         "revision": revision, "columns": columns_fingerprint(columns),

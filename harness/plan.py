@@ -3,9 +3,11 @@
 intermediate(model, arm, seed) -> target(intermediate, task, seed) -> evaluate(target, languages).
 A target whose kind trains no head (retrieval) is evaluated on the intermediate encoder directly.
 The `none` arm has no intermediate stage: its targets start from the pretrained model.
-A stage's key hashes its resolved config, its upstream key and the harness version, so a stage is
-shared by every experiment and every arm that asks for the same computation (e.g. Tatoeba on the
-pretrained model serves both `none` and a translate-train arm). Names in a key are content, never arm names.
+A stage's key hashes its resolved config, its upstream key and the fingerprint of the code on its path
+(harness.fingerprint: engine, kind, metric, task and baseline modules, docstrings and comments excluded), so a
+stage is shared by every experiment and every arm that asks for the same computation (e.g. Tatoeba on the
+pretrained model serves both `none` and a translate-train arm), and a code change re-runs what it affects.
+Names in a key are content, never arm names.
 """
 
 from __future__ import annotations
@@ -16,8 +18,9 @@ import re
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from harness import __version__, registry
+from harness import registry
 from harness.experiment import ArmConfig, ExperimentConfig, TargetConfig
+from harness.fingerprint import pinned, stage_code
 from harness.hparams import resolve
 from harness.kinds import kind_trains
 
@@ -37,10 +40,13 @@ class Stage:
     """Arm name, task, seed, languages of the first use: used by reports, not part of the key."""
     uses: tuple[dict[str, Any], ...] = ()
     """The meta of every (arm, seed) that needs this stage: one computation can serve several arms."""
+    code: dict[str, Any] = field(default_factory=dict)
+    """The code the key names: {"fingerprint", "modules": {module: hash}, "specs": {task: hash}}."""
 
 
-def stage_key(kind: str, label: str, config: dict, upstream: str | None) -> str:
-    blob = json.dumps({"stage": kind, "config": config, "upstream": upstream, "harness": __version__},
+def stage_key(kind: str, label: str, config: dict, upstream: str | None, code: str) -> str:
+    """{kind}-{label}-{hash of the config, the upstream key and the code fingerprint `code`}."""
+    blob = json.dumps({"stage": kind, "config": config, "upstream": upstream, "code": code},
                       sort_keys=True, default=str)
     digest = hashlib.sha256(blob.encode()).hexdigest()[:12]
     slug = re.sub(r"[^A-Za-z0-9_.+-]+", "-", label).strip("-")[:60]
@@ -56,6 +62,11 @@ def _task_ref(name: str, config: ExperimentConfig) -> dict[str, Any]:
 
 def _settings(name: str, config: ExperimentConfig) -> dict[str, Any]:
     return {**registry.task(name).settings, **config.task_settings.get(name, {})}
+
+
+def _code(names: list[str], config: ExperimentConfig, baseline: str | None = None) -> dict[str, Any]:
+    """The code record of a stage over tasks `names` (and the arm's baseline plugin, if it trains)."""
+    return stage_code([(registry.task(n), _settings(n, config)) for n in names], baseline)
 
 
 def adds_intermediate_tasks(arm: ArmConfig) -> bool:
@@ -89,9 +100,10 @@ def intermediate_stage(config: ExperimentConfig, arm: ArmConfig, seed: int) -> S
         "seed": seed,
     }
     label = "+".join(list(arm.tasks) + ([arm.baseline] if arm.baseline else []))
-    key = stage_key("intermediate", f"{label}-s{seed}", cfg, None)
+    code = _code(list(arm.tasks), config, arm.baseline)
+    key = stage_key("intermediate", f"{label}-s{seed}", cfg, None, code["fingerprint"])
     meta = {"arm": arm.name, "seed": seed, "tasks": list(arm.tasks)}
-    return Stage("intermediate", key, cfg, None, meta, (meta,))
+    return Stage("intermediate", key, cfg, None, meta, (meta,), code)
 
 
 def target_stages(config: ExperimentConfig, arm: ArmConfig, target: TargetConfig, seed: int,
@@ -115,8 +127,9 @@ def target_stages(config: ExperimentConfig, arm: ArmConfig, target: TargetConfig
             "baseline": arm.baseline,
             "baseline_settings": arm.settings if arm.baseline else {},
         }
-        key = stage_key("target", f"{spec.name}-s{seed}", cfg, up_key)
-        train = Stage("target", key, cfg, up_key, meta, (meta,))
+        code = _code([spec.name], config, arm.baseline)
+        key = stage_key("target", f"{spec.name}-s{seed}", cfg, up_key, code["fingerprint"])
+        train = Stage("target", key, cfg, up_key, meta, (meta,), code)
         stages.append(train)
         up_key = train.key
     eval_cfg = {
@@ -128,8 +141,9 @@ def target_stages(config: ExperimentConfig, arm: ArmConfig, target: TargetConfig
         "hparams": {k: hp.to_dict()[k] for k in ("eval_batch_size", "max_seq_length", "doc_stride")},
     }
     eval_meta = {**meta, "languages": languages}
-    evaluate = Stage("evaluate", stage_key("evaluate", f"{spec.name}-s{seed}", eval_cfg, up_key),
-                     eval_cfg, up_key, eval_meta, (eval_meta,))
+    code = _code([spec.name], config)  # a baseline changes training only
+    key = stage_key("evaluate", f"{spec.name}-s{seed}", eval_cfg, up_key, code["fingerprint"])
+    evaluate = Stage("evaluate", key, eval_cfg, up_key, eval_meta, (eval_meta,), code)
     stages.append(evaluate)
     return stages
 
@@ -142,14 +156,15 @@ def plan(config: ExperimentConfig) -> list[Stage]:
         known = stages.get(stage.key)
         stages[stage.key] = stage if known is None else replace(known, uses=known.uses + stage.uses)
 
-    for seed in config.seeds:
-        for arm in config.arms:
-            inter = intermediate_stage(config, arm, seed)
-            if inter is not None:
-                add(inter)
-            for target in config.targets:
-                for stage in target_stages(config, arm, target, seed, inter):
-                    add(stage)
+    with pinned():  # every file is read once per plan
+        for seed in config.seeds:
+            for arm in config.arms:
+                inter = intermediate_stage(config, arm, seed)
+                if inter is not None:
+                    add(inter)
+                for target in config.targets:
+                    for stage in target_stages(config, arm, target, seed, inter):
+                        add(stage)
     return list(stages.values())
 
 

@@ -30,6 +30,11 @@ def _entry_points(group: str) -> dict[str, EntryPoint]:
     return found
 
 
+def entry_point(what: str, name: str) -> EntryPoint | None:
+    """The entry point registering plugin `name` of `what`, without importing it (None when unknown)."""
+    return _entry_points(GROUPS[what]).get(name)
+
+
 def names(what: str) -> list[str]:
     """Sorted names registered for `what` ("task", "suite", "baseline", "executor"), without importing."""
     return sorted(_entry_points(GROUPS[what]))

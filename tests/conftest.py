@@ -6,10 +6,13 @@ snapshots written in the hub repositories' own schemas.
 
 from __future__ import annotations
 
+import importlib
 import os
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -26,7 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 @pytest.fixture(scope="session")
 def offline_world() -> dict[str, Path]:
-    """{"hub": snapshot root, "model": tiny XLM-R directory}, written once for the whole session."""
+    """{"hub": snapshot root, "local": raw-file layouts, "model": tiny XLM-R}, written once per session."""
     from harness.offline import write_world
 
     return write_world(_SESSION_TMP / "offline")
@@ -73,3 +76,30 @@ def xstilts():
         return proc.returncode, proc.stdout, proc.stderr
 
     return run
+
+
+@contextmanager
+def installed_plugin(root: Path, package: str, files: dict[str, str], entry_points: str,
+                     monkeypatch) -> Iterator[Path]:
+    """Package `package` (`files`: name -> source) written under `root` and registered through
+    `entry_points` (entry_points.txt text) as if pip-installed; unregistered and unimported afterwards."""
+    from harness import registry
+
+    pkg = root / package
+    pkg.mkdir()
+    for name, text in files.items():
+        (pkg / name).write_text(text)
+    dist = root / f"{package}-0.1.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {package.replace('_', '-')}\nVersion: 0.1\n")
+    (dist / "entry_points.txt").write_text(entry_points)
+    monkeypatch.syspath_prepend(str(root))
+    importlib.invalidate_caches()
+    registry.clear_cache()
+    try:
+        yield pkg
+    finally:
+        monkeypatch.undo()
+        registry.clear_cache()
+        for name in [m for m in sys.modules if m == package or m.startswith(package + ".")]:
+            del sys.modules[name]

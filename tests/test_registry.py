@@ -6,6 +6,7 @@ import sys
 import textwrap
 
 import pytest
+from conftest import installed_plugin
 
 from harness import registry
 from harness.errors import UserError
@@ -26,29 +27,16 @@ def test_unknown_task_suggests_the_closest_name():
 
 
 def test_third_party_task_registers_through_an_entry_point(tmp_path, monkeypatch):
-    pkg = tmp_path / "my_tasks"
-    pkg.mkdir()
-    (pkg / "__init__.py").write_text("")
-    (pkg / "sentiment.py").write_text(textwrap.dedent('''
+    sentiment = textwrap.dedent('''
         from harness.spec import HFSource, TaskSpec
         TASK = TaskSpec(name="toy_sentiment", kind="classification", description="a third-party task",
                         metric="accuracy", score_metrics=("accuracy",), labels=("neg", "pos"),
                         train=HFSource(repo="someone/toy", split="train",
                                        fields={"text_a": "text", "label": "label"}))
-    '''))
-    dist = tmp_path / "my_tasks-0.1.dist-info"
-    dist.mkdir()
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: my-tasks\nVersion: 0.1\n")
-    (dist / "entry_points.txt").write_text("[xstilts.tasks]\ntoy_sentiment = my_tasks.sentiment:TASK\n")
-    monkeypatch.syspath_prepend(str(tmp_path))
-    registry.clear_cache()
-    try:
+    ''')
+    with installed_plugin(tmp_path, "my_tasks", {"__init__.py": "", "sentiment.py": sentiment},
+                          "[xstilts.tasks]\ntoy_sentiment = my_tasks.sentiment:TASK\n", monkeypatch):
         assert "toy_sentiment" in registry.names("task")
         assert "my_tasks.sentiment" not in sys.modules  # lazy: listing names imports nothing
         spec = registry.task("toy_sentiment")
         assert spec.labels == ("neg", "pos")
-    finally:
-        monkeypatch.undo()
-        registry.clear_cache()
-        sys.modules.pop("my_tasks.sentiment", None)
-        sys.modules.pop("my_tasks", None)
