@@ -16,6 +16,9 @@ settings:
   ratio: 0.5                         # share of MLM batches in the loop (default: the arm's sampler rule)
   mlm_probability: 0.15
 ```
+An `hf` corpus is streamed: a row (a Wikipedia article) is cut into its non-empty lines (paragraphs), each
+line counts as one sentence, and reading stops once `max_sentences` lines are in, so memory is bounded by
+`max_sentences`; without it the whole split is read and held (bounded only by the corpus).
 The pretrained LM head is reused when the model has one; otherwise a fresh head is tied to the embeddings.
 Only the encoder is carried to the target phase, as for every arm.
 """
@@ -99,7 +102,7 @@ def load_corpus(ctx: Any, s: MLMSettings) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
     for lang in s.languages:
         if s.hf is not None:
-            out[lang] = [t for t in _hf_text(ctx, s.hf, lang) if t and t.strip()]
+            out[lang] = _hf_text(ctx, s.hf, lang, s.max_sentences)
         else:
             path = Path(s.files[lang]) if s.files is not None else Path(s.dir or ".") / f"{lang}.txt"
             out[lang] = _read_lines(path.expanduser())
@@ -111,14 +114,17 @@ def load_corpus(ctx: Any, s: MLMSettings) -> dict[str, list[str]]:
     return out
 
 
-def _hf_text(ctx: Any, hf: HFCorpus, lang: str) -> list[str]:
-    from harness.spec import HFSource, TaskSpec
+def _hf_text(ctx: Any, hf: HFCorpus, lang: str, limit: int | None) -> list[str]:
+    """The first `limit` non-empty lines of the corpus in `lang`, streamed (nothing past them is read)."""
+    from harness.data.load import stream_column
+    from harness.spec import HFSource
 
     source = HFSource(repo=hf.repo, config=hf.config, split=hf.split, revision=hf.revision,
                       fields={"text": hf.text})
-    spec = TaskSpec(name=TASK_NAME, kind="mlm", description="MLM corpus", metric="", score_metrics=(),
-                    languages=(lang,), train_language=lang, train=source)
-    return ctx.load(spec, "train", lang)["text"]
+    texts, provenance = stream_column(source, lang, ctx.data, limit=limit, split_lines=True, name=TASK_NAME)
+    if ctx.provenance is not None:
+        ctx.provenance.append({"task": TASK_NAME, "split": "train", "language": lang, **provenance})
+    return texts
 
 
 def mix_languages(corpus: dict[str, list[str]], temperature: float, seed: int) -> list[str]:

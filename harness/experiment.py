@@ -15,24 +15,40 @@ targets:
   - {task: pawsx, languages: [en, de]}
 hparams: {lr: 1e-5}              # every phase
 task_hparams: {xnli: {epochs: 2}}
-data: {snapshot_root: /data/hub, revisions: {google/xtreme: <sha>}}
+data:
+  snapshot_root: /data/hub
+  revisions: {google/xtreme: <sha>}
+  expected_rows:                 # row-count check against the public release (see below)
+    pawsx: {dev: {de: 1999}}     # task -> split (train/dev/test) -> language -> rows; null: no check
+    anli: {train: {en: {3: 549000}}}   # a concatenated split: {part index: rows} (anli train part 3: SNLI)
 ```
 String values may use ${VAR} or ${VAR:-default}, expanded from the environment.
+
+Every HF split that the task spec gives a public row count for (hub or local snapshot, any revision) must
+have exactly that many rows, else loading stops with an error; `data.expected_rows` replaces the count for
+one task, split and language (`null` switches the check off there). Synthetic fixture snapshots (written by
+harness.data.snapshot.write_snapshot) are exempt from the public counts.
+
+`xstilts run/validate FILE --set PATH=VALUE` (repeatable) edits the YAML tree before anything else:
+PATH is dotted (`hparams.max_steps`), list items are addressed by index (`targets.0.languages`) or by
+name (`arms.mnli.hparams.epochs`, `targets.xnli.languages`), missing mapping keys are created, and VALUE
+is YAML (`seeds=[1]`, `model=/models/xlmr`).
 """
 
 from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from harness import registry
 from harness.data.settings import DataSettings
 from harness.errors import UserError, did_you_mean, first_validation_error
-from harness.hparams import check_names
+from harness.hparams import check_hparams
 
 NONE_ARM = "none"
 _ENV_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -80,17 +96,27 @@ class TargetConfig(_Strict):
     hparams: dict[str, Any] = Field(default_factory=dict)
 
 
+Rows = Annotated[int, Field(ge=0)]
+RowsOverride = Rows | None | dict[int, Rows | None]
+"""Rows of one split in one language, None (no check), or {part index: rows or None} for a concatenated split."""
+
+
 class DataConfig(_Strict):
     snapshots: dict[str, str] = Field(default_factory=dict)
     snapshot_root: str | None = None
     revisions: dict[str, str] = Field(default_factory=dict)
     data_dirs: dict[str, str] = Field(default_factory=dict)
     cache_dir: str | None = None
+    expected_rows: dict[str, dict[Literal["train", "dev", "test"], dict[str, RowsOverride]]] = Field(
+        default_factory=dict)
+    """task -> split -> language -> rows replacing the public count (None: no check), see DataSettings."""
 
     def settings(self) -> DataSettings:
         return DataSettings(
             snapshots=dict(self.snapshots), snapshot_root=self.snapshot_root, revisions=dict(self.revisions),
             data_dirs=dict(self.data_dirs), cache_dir=self.cache_dir,
+            expected_rows={task: {split: dict(langs) for split, langs in splits.items()}
+                           for task, splits in self.expected_rows.items()},
         )
 
 
@@ -119,16 +145,26 @@ class ExperimentConfig(_Strict):
     @field_validator("arms", mode="before")
     @classmethod
     def _arm_shorthand(cls, v: Any) -> Any:
-        if not isinstance(v, list):
-            return v
-        return [{"name": a, "tasks": [] if a == NONE_ARM else [a]} if isinstance(a, str) else a for a in v]
+        return [arm_item(a) for a in v] if isinstance(v, list) else v
 
     @field_validator("targets", mode="before")
     @classmethod
     def _target_shorthand(cls, v: Any) -> Any:
-        if not isinstance(v, list):
-            return v
-        return [{"task": t} if isinstance(t, str) else t for t in v]
+        return [target_item(t) for t in v] if isinstance(v, list) else v
+
+
+def arm_item(item: Any) -> Any:
+    """An arm as a mapping: the shorthand `mnli` is {name: mnli, tasks: [mnli]} (`none`: no tasks)."""
+    return {"name": item, "tasks": [] if item == NONE_ARM else [item]} if isinstance(item, str) else item
+
+
+def target_item(item: Any) -> Any:
+    """A target as a mapping: the shorthand `xnli` is {task: xnli}."""
+    return {"task": item} if isinstance(item, str) else item
+
+
+SHORTHANDS: dict[str, Callable[[Any], Any]] = {"arms": arm_item, "targets": target_item}
+"""Top-level lists whose string items expand to mappings (the validators above use the same functions)."""
 
 
 def expand_env(value: Any) -> Any:
@@ -142,8 +178,101 @@ def expand_env(value: Any) -> Any:
     return value
 
 
-def load_experiment(path: str | Path) -> ExperimentConfig:
-    """Read, validate and semantically check an experiment file; every problem is a one-line UserError."""
+def apply_overrides(raw: dict, overrides: Sequence[str]) -> dict:
+    """A copy of the YAML tree `raw` with every `--set PATH=VALUE` applied in order."""
+    import copy
+
+    tree = copy.deepcopy(raw)
+    for arg in overrides:
+        path, value = parse_override(arg)
+        node: Any = tree
+        for depth, segment in enumerate(path[:-1]):
+            node = _descend(node, segment, path[:depth], arg)
+        if isinstance(node, dict):
+            node[_key(node, path[-1])] = value
+        else:
+            node[_list_index(node, path[-1], path[:-1], arg)] = value
+    return tree
+
+
+def parse_override(arg: str) -> tuple[list[str], Any]:
+    """(dotted path as segments, YAML-parsed value) of one `PATH=VALUE` argument."""
+    import yaml
+
+    text, sep, value = arg.partition("=")
+    path = [s.strip() for s in text.split(".")]
+    if not sep or not all(path):
+        raise _override_error(arg, "expected PATH=VALUE with a dotted PATH", "e.g. --set hparams.max_steps=4")
+    try:
+        return path, yaml.safe_load(value)
+    except yaml.YAMLError as exc:
+        raise _override_error(arg, f"VALUE is not valid YAML ({getattr(exc, 'problem', None) or exc})",
+                              "fix its syntax, quoting strings with special characters, e.g. "
+                              "--set 'description=\"a: b\"'") from None
+
+
+def _descend(node: dict | list, segment: str, parent: list[str], arg: str) -> dict | list:
+    """The mapping or list at `segment` of `node`: a missing (or null) mapping key becomes {}, and a
+    shorthand item of arms/targets is expanded to its mapping first."""
+    if isinstance(node, dict):
+        segment = _key(node, segment)
+        if node.get(segment) is None:
+            node[segment] = {}
+        child = node[segment]
+    else:
+        i = _list_index(node, segment, parent, arg)
+        expand = SHORTHANDS.get(parent[0]) if len(parent) == 1 else None
+        if expand is not None:
+            node[i] = expand(node[i])
+        child = node[i]
+    if not isinstance(child, dict | list):
+        where = ".".join([*parent, str(segment)])
+        raise _override_error(arg, f"{where} is the value {child!r}, not a mapping or a list",
+                              f"set it whole with --set {where}=VALUE")
+    return child
+
+
+def _key(mapping: dict, segment: str) -> str | int:
+    """The mapping's key for `segment`: an integer key when YAML gave one (e.g. part indices), else the text."""
+    return int(segment) if segment.isdigit() and int(segment) in mapping else segment
+
+
+def _list_index(items: list, segment: str, parent: list[str], arg: str) -> int:
+    """The index of list item `segment`: a number, or a name (an arm's name, a target's task, a string item)."""
+    where = ".".join(parent)
+    if not items:
+        raise _override_error(arg, f"{where} is an empty list", f"set it whole with --set {where}=[...]")
+    if segment.isdigit():
+        if int(segment) < len(items):
+            return int(segment)
+        raise _override_error(arg, f"{where} has {len(items)} item(s), no index {segment}",
+                              f"use an index below {len(items)} or an item's name")
+    names = [_item_name(item) for item in items]
+    if segment in names:
+        return names.index(segment)
+    known = [n for n in names if n is not None]
+    hint = did_you_mean(segment, known) if known else ""
+    raise _override_error(arg, f"{where} has no item named '{segment}'{hint}",
+                          f"address its items by index (0-{len(items) - 1}) or by name")
+
+
+def _item_name(item: Any) -> str | None:
+    """The name a list item is addressed by: itself (a string), or its `name` or `task` key."""
+    if isinstance(item, str):
+        return item
+    if isinstance(item, dict):
+        name = item.get("name", item.get("task"))
+        return name if isinstance(name, str) else None
+    return None
+
+
+def _override_error(arg: str, problem: str, fix: str) -> UserError:
+    return UserError(f"--set {arg}: {problem}; {fix}")
+
+
+def load_experiment(path: str | Path, overrides: Sequence[str] = ()) -> ExperimentConfig:
+    """Read, override (`--set PATH=VALUE`), validate and semantically check an experiment file; every
+    problem is a one-line UserError."""
     import yaml
 
     path = Path(path)
@@ -157,6 +286,7 @@ def load_experiment(path: str | Path) -> ExperimentConfig:
         raise UserError(f"{where}: malformed YAML ({getattr(exc, 'problem', exc)}); fix the syntax") from None
     if not isinstance(raw, dict):
         raise UserError(f"{path}: expected a mapping at the top level (name, model, arms, targets)")
+    raw = apply_overrides(raw, overrides)
     try:
         config = ExperimentConfig.model_validate(expand_env(raw))
     except ValidationError as exc:
@@ -192,7 +322,7 @@ def check_semantics(config: ExperimentConfig, where: str) -> None:
             plugin = registry.get("baseline", arm.baseline)
             if hasattr(plugin, "check_settings"):
                 plugin.check_settings(arm.settings, f"{loc}.settings")
-        check_names(arm.hparams, f"{loc}.hparams")
+        check_hparams(arm.hparams, f"{loc}.hparams")
     for i, target in enumerate(config.targets):
         loc = f"{where}: targets[{i}]"
         spec = _task(target.task, f"{loc}.task")
@@ -200,13 +330,15 @@ def check_semantics(config: ExperimentConfig, where: str) -> None:
             if lang not in spec.languages:
                 raise UserError(f"{loc}.languages: '{lang}' is not a language of {spec.name}"
                                 f"{did_you_mean(lang, spec.languages)}")
-        check_names(target.hparams, f"{loc}.hparams")
-    check_names(config.hparams, f"{where}: hparams")
+        check_hparams(target.hparams, f"{loc}.hparams")
+    check_hparams(config.hparams, f"{where}: hparams")
     for name, values in config.task_hparams.items():
         _task(name, f"{where}: task_hparams")
-        check_names(values, f"{where}: task_hparams.{name}")
+        check_hparams(values, f"{where}: task_hparams.{name}")
     for name in config.task_settings:
         _task(name, f"{where}: task_settings")
+    for name in config.data.expected_rows:
+        _task(name, f"{where}: data.expected_rows")
     if config.executor not in registry.names("executor"):
         raise UserError(f"{where}: executor: unknown executor '{config.executor}'"
                         f"{did_you_mean(config.executor, registry.names('executor'))}")

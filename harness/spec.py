@@ -6,9 +6,25 @@ Adding a task means writing one `TaskSpec` in tasks/ and naming it in an entry p
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+
+@dataclass(frozen=True)
+class Holdout:
+    """A fixed, seeded slice of a split's rows, chosen by a hash of each row id (independent of row order).
+
+    The same (fraction, seed) with part "slice" and part "rest" partition the rows: a benchmark without a
+    dev split (TyDiQA-GoldP) gets one from its training data, and trains on the rest.
+    """
+
+    fraction: float
+    """Share of rows in the slice, in (0, 1)."""
+    seed: int
+    """Seed of the id hash; changing it draws another slice."""
+    part: str = "slice"
+    """"slice" (the held-out rows) or "rest" (every other row)."""
 
 
 @dataclass(frozen=True)
@@ -37,6 +53,10 @@ class HFSource:
     transform: str = ""
     """Optional "module:function" fn(columns) -> columns applied after the field mapping, for schemas that
     need reshaping (e.g. a letter answer key -> choice index)."""
+    languages: tuple[str, ...] | None = None
+    """Languages this source holds; None: every language of the task (e.g. UD-POS dev lacks th, tl, yo)."""
+    holdout: Holdout | None = None
+    """Keep only a fixed, seeded slice of the rows (or all rows but it): a dev set carved from train data."""
 
     def columns(self) -> list[str]:
         """Every source column the field mapping and the filters read."""
@@ -59,6 +79,10 @@ class LocalSource:
     """Split name passed to the reader (e.g. BUCC "sample" for dev, "training" for test)."""
     layout: str = ""
     """Human description of the expected files, shown in errors, e.g. "{src}-en.{split}.{src}"."""
+    languages: tuple[str, ...] | None = None
+    """Languages this source holds; None: every language of the task."""
+    holdout: Holdout | None = None
+    """As for HFSource."""
 
 
 Source = HFSource | LocalSource
@@ -123,10 +147,22 @@ class TaskSpec:
     homepage: str = ""
     aliases: tuple[str, ...] = field(default=())
     """Other accepted names, e.g. ("paws-x",)."""
+    selection_proxy: tuple[str, ...] = ()
+    """Tasks whose dev score stands in for this task's when it has no dev split (the first one in the
+    grid is used), e.g. Tatoeba is selected by the BUCC dev F1 of the same encoder."""
 
     def source(self, split: str) -> SplitSource | None:
         """The source(s) of split "train", "dev" or "test"."""
         return {"train": self.train, "dev": self.dev, "test": self.test}[split]
+
+    def split_languages(self, split: str, languages: Sequence[str] | None = None) -> tuple[str, ...]:
+        """The languages (of `languages`, default all of the task's) that `split` exists in."""
+        sources = parts(self.source(split))
+        wanted = self.languages if languages is None else tuple(languages)
+        if not sources:
+            return ()
+        return tuple(lang for lang in wanted
+                     if all(s.languages is None or lang in s.languages for s in sources))
 
     def sources(self) -> tuple[Source, ...]:
         """Every source of every split, in split order."""

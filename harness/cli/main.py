@@ -46,14 +46,22 @@ def tasks_command(role: str, as_json: bool) -> None:
     Console().print(table)
 
 
+def set_option(command):
+    """`--set PATH=VALUE` (repeatable): override one value of the experiment's YAML tree."""
+    return click.option("--set", "overrides", multiple=True, metavar="PATH=VALUE",
+                        help="Override a value of the experiment file (repeatable): dotted PATH, list items by "
+                             "index or name (arms.mnli.hparams.epochs=1), VALUE parsed as YAML.")(command)
+
+
 @cli.command("validate")
 @click.argument("experiment", type=click.Path(path_type=Path))
-def validate_command(experiment: Path) -> None:
+@set_option
+def validate_command(experiment: Path, overrides: tuple[str, ...]) -> None:
     """Check an experiment file (no network, no model loading) and print its stage counts."""
     from harness.experiment import load_experiment
     from harness.plan import plan
 
-    config = load_experiment(experiment)
+    config = load_experiment(experiment, overrides)
     stages = plan(config)
     counts = {k: sum(s.kind == k for s in stages) for k in ("intermediate", "target", "evaluate")}
     click.echo(f"{experiment}: ok: {len(config.arms)} arms x {len(config.targets)} targets x "
@@ -67,11 +75,13 @@ def validate_command(experiment: Path) -> None:
               "experiment's `output`, else runs/<name>).")
 @click.option("--dry-run", is_flag=True, help="Print the stage plan and exit.")
 @click.option("--allow-mixed", is_flag=True, help="Allow a runs directory that holds another experiment.")
-def run_command(experiment: Path, output: Path | None, dry_run: bool, allow_mixed: bool) -> None:
+@set_option
+def run_command(experiment: Path, output: Path | None, dry_run: bool, allow_mixed: bool,
+                overrides: tuple[str, ...]) -> None:
     """Run an experiment; done stages are skipped, so running again resumes."""
     from harness.cli.run import run_experiment
 
-    run_experiment(experiment, output, dry_run, allow_mixed)
+    run_experiment(experiment, output, dry_run, allow_mixed, overrides)
 
 
 @cli.command("run-stage", hidden=False)
@@ -90,11 +100,14 @@ def run_stage_command(runs_dir: Path, key: str) -> None:
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("reports"), show_default=True)
 @click.option("--split", type=click.Choice(["test", "dev"]), default="test", show_default=True)
 @click.option("--allow-mixed", is_flag=True, help="Accept a runs directory that holds several experiments.")
-def leaderboard_command(runs_dir: Path, out_dir: Path, split: str, allow_mixed: bool) -> None:
+@click.option("--require-complete", is_flag=True,
+              help="Exit 2 unless every row has a score for each suite the grid covers in full (for CI).")
+def leaderboard_command(runs_dir: Path, out_dir: Path, split: str, allow_mixed: bool,
+                        require_complete: bool) -> None:
     """Write leaderboard.md, leaderboard.json and heatmap.png for a runs directory."""
     from harness.report.write import write_reports
 
-    for path in write_reports(runs_dir, out_dir, split, allow_mixed):
+    for path in write_reports(runs_dir, out_dir, split, allow_mixed, require_complete):
         click.echo(f"wrote {path}")
 
 
@@ -102,7 +115,8 @@ def leaderboard_command(runs_dir: Path, out_dir: Path, split: str, allow_mixed: 
 @click.argument("out", type=click.Path(path_type=Path))
 @click.option("--no-model", is_flag=True, help="Write the dataset snapshots only.")
 def fixtures_command(out: Path, no_model: bool) -> None:
-    """Write the offline world: synthetic hub snapshots (OUT/hub) and a tiny XLM-R (OUT/tiny-xlmr)."""
+    """Write the offline world: synthetic hub snapshots (OUT/hub), local raw-file layouts (OUT/local) and a
+    tiny XLM-R (OUT/tiny-xlmr); prints each path written."""
     from harness.offline import write_world
 
     paths = write_world(out, with_model=not no_model)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import click
@@ -15,6 +16,11 @@ from harness.store import is_done
 
 def output_dir(config, output: Path | None) -> Path:
     return Path(output or config.output or Path("runs") / config.name)
+
+
+def with_overrides(record: dict, overrides: Sequence[str]) -> dict:
+    """The plan record with the `--set` overrides beside the experiment (which already has them applied)."""
+    return {**record, "overrides": list(overrides)}
 
 
 def print_plan(stages, runs_dir: Path) -> None:
@@ -53,12 +59,14 @@ def print_estimate(stages) -> None:
     Console().print(table)
 
 
-def run_experiment(experiment: Path, output: Path | None, dry_run: bool, allow_mixed: bool) -> dict:
+def run_experiment(experiment: Path, output: Path | None, dry_run: bool, allow_mixed: bool,
+                   overrides: Sequence[str] = ()) -> dict:
+    """Plan, record (runs/experiment.json, with the `--set` overrides applied) and execute an experiment."""
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
     console = Console(stderr=True)
-    config = load_experiment(experiment)
+    config = load_experiment(experiment, overrides)
     stages = plan(config)
     runs_dir = output_dir(config, output)
     if dry_run:
@@ -68,7 +76,7 @@ def run_experiment(experiment: Path, output: Path | None, dry_run: bool, allow_m
 
     check_model_reference(config.model)
     runs_dir.mkdir(parents=True, exist_ok=True)
-    record_experiment(runs_dir, plan_record(config, stages), allow_mixed)
+    record_experiment(runs_dir, with_overrides(plan_record(config, stages), overrides), allow_mixed)
     executor = registry.get("executor", config.executor)(config.executor_settings, model=config.model)
     todo = [s for s in stages if not is_done(runs_dir / s.key)]
     if not todo:

@@ -2,25 +2,29 @@
 
 HF sources go through `datasets.load_dataset` whether they live on the hub or in a local snapshot of the
 hub repository (same builder, same schema). Local raw layouts go through the task's own reader.
+An HF split must have the row count the task spec gives for the public release (`HFSource.expected_rows`),
+unless the experiment overrides it (`data.expected_rows`) or the snapshot is synthetic (test fixtures).
+Corpora too large to load whole (e.g. Wikipedia for MLM) are read with `stream_column`, which stops early.
 """
 
 from __future__ import annotations
 
-import logging
 import os
 import re
+from collections.abc import Generator, Iterable, Iterator
 from dataclasses import replace
 from functools import lru_cache
 from importlib import import_module
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
+from harness.data.holdout import apply_holdout
 from harness.data.settings import DataSettings
-from harness.data.snapshot import fingerprint
+from harness.data.snapshot import fingerprint, is_synthetic
 from harness.errors import UserError
 from harness.spec import HFSource, LocalSource, Source, TaskSpec, parts
 
-log = logging.getLogger(__name__)
 Columns = dict[str, list]
 SHA_RE = re.compile(r"^[0-9a-f]{40}$")
 LABEL_FIELDS = frozenset({"label", "tags"})
@@ -33,8 +37,8 @@ def load_split(task: TaskSpec, split: str, lang: str, settings: DataSettings) ->
     if not sources:
         raise UserError(f"task '{task.name}' has no {split} split; choose another split or task")
     if len(sources) == 1:
-        return _load_one(task, sources[0], lang, settings)
-    loaded = [_load_one(task, s, lang, settings) for s in sources]
+        return _load_one(task, sources[0], lang, settings, split)
+    loaded = [_load_one(task, s, lang, settings, split, i) for i, s in enumerate(sources)]
     columns = concatenate([c for c, _ in loaded], task.name, split)
     return columns, {"source": "concat", "parts": [p for _, p in loaded]}
 
@@ -53,10 +57,17 @@ def with_labels(task: TaskSpec, settings: DataSettings) -> TaskSpec:
     return replace(task, labels=tuple(getattr(import_module(module), attr)(Path(data_dir).expanduser())))
 
 
-def _load_one(task: TaskSpec, source: Source, lang: str, settings: DataSettings) -> tuple[Columns, dict]:
+def _load_one(task: TaskSpec, source: Source, lang: str, settings: DataSettings, split: str,
+              part: int | None = None) -> tuple[Columns, dict]:
+    """One source of `split`; `part` is its index when the split concatenates several sources."""
     if isinstance(source, LocalSource):
-        return _load_local(task, source, lang, settings)
-    return _load_hf(task, source, lang, settings)
+        columns, provenance = _load_local(task, source, lang, settings)
+    else:
+        columns, provenance = _load_hf(task, source, lang, settings, split, part)
+    if source.holdout is None:
+        return columns, provenance
+    columns, record = apply_holdout(columns, source.holdout)
+    return columns, {**provenance, "rows": record["rows"], "holdout": record}
 
 
 def concatenate(parts_: list[Columns], task_name: str, split: str) -> Columns:
@@ -89,20 +100,14 @@ def _load_local(task: TaskSpec, source: LocalSource, lang: str, settings: DataSe
     return columns, provenance
 
 
-def _load_hf(task: TaskSpec, source: HFSource, lang: str, settings: DataSettings):
+def _load_hf(task: TaskSpec, source: HFSource, lang: str, settings: DataSettings, split: str,
+             part: int | None) -> tuple[Columns, dict]:
     config = source.config_for(lang)
-    revision = settings.revisions.get(task.name) or settings.revisions.get(source.repo) or source.revision
-    snapshot = settings.snapshot_for(source.repo)
-    if snapshot is not None:
-        if not (snapshot / "README.md").exists():
-            raise UserError(
-                f"snapshot of {source.repo} at {snapshot} has no README.md with `configs:`; re-download it "
-                f"with `huggingface-cli download --repo-type dataset {source.repo} --local-dir {snapshot}`"
-            )
-        location, resolved = str(snapshot), fingerprint(snapshot)
+    location, resolved, snapshot = _locate(task.name, source, settings)
+    if snapshot is None:
+        table = _read(location, config, source.split, resolved, settings.cache_dir)
     else:
-        location, resolved = source.repo, resolve_revision(source.repo, revision)
-    table = _read(location, config, source.split, resolved if snapshot is None else None, settings.cache_dir)
+        table = _read(location, config, source.split, None, _snapshot_cache(settings.cache_dir, resolved))
     columns = _canonical(table, source, lang, task.name)
     n = len(next(iter(columns.values()))) if columns else 0
     if n == 0:
@@ -110,9 +115,6 @@ def _load_hf(task: TaskSpec, source: HFSource, lang: str, settings: DataSettings
             f"{source.repo} ({config}, {source.split}) has no rows for language '{lang}' of task "
             f"'{task.name}'; check the languages list or the data snapshot"
         )
-    expected = source.expected_rows.get(lang)
-    if expected is not None and snapshot is None and SHA_RE.match(resolved) and expected != n:
-        log.warning("%s %s %s: %d rows, expected %d", source.repo, config, source.split, n, expected)
     provenance = {
         "source": "hf",
         "repo": source.repo,
@@ -122,7 +124,119 @@ def _load_hf(task: TaskSpec, source: HFSource, lang: str, settings: DataSettings
         "snapshot": str(snapshot) if snapshot else None,
         "rows": n,
     }
+    provenance.update(check_rows(task.name, split, part, source, lang, n, settings, snapshot, resolved))
     return columns, provenance
+
+
+def _locate(name: str, source: HFSource, settings: DataSettings) -> tuple[str, str, Path | None]:
+    """(what load_dataset reads, resolved revision or snapshot fingerprint, snapshot dir or None).
+
+    The revision is the experiment's pin for task `name` or for the repository, else the source's own.
+    """
+    snapshot = settings.snapshot_for(source.repo)
+    if snapshot is None:
+        revision = settings.revisions.get(name) or settings.revisions.get(source.repo) or source.revision
+        return source.repo, resolve_revision(source.repo, revision), None
+    if not (snapshot / "README.md").exists():
+        raise UserError(
+            f"snapshot of {source.repo} at {snapshot} has no README.md with `configs:`; re-download it "
+            f"with `huggingface-cli download --repo-type dataset {source.repo} --local-dir {snapshot}`"
+        )
+    return str(snapshot), fingerprint(snapshot), snapshot
+
+
+def check_rows(task: str, split: str, part: int | None, source: HFSource, lang: str, n: int,
+               settings: DataSettings, snapshot: Path | None, resolved: str) -> dict:
+    """Provenance of the check of `n` loaded rows against the expected count (the experiment's
+    data.expected_rows override, else the public release's, which synthetic snapshots are exempt from);
+    a UserError when they differ. `split` is the task's split, `part` the source's index in it."""
+    overridden, expected = settings.rows_override(task, split, lang, part)
+    if overridden and expected is None:
+        return {"expected_rows": None, "rows_override": True, "rows_check": "skipped: data.expected_rows is null"}
+    if not overridden:
+        expected = source.expected_rows.get(lang)
+        if expected is None:
+            return {}
+        if snapshot is not None and is_synthetic(snapshot):
+            return {"rows_check": "skipped: synthetic snapshot"}
+    if n != expected:
+        where = f"snapshot {snapshot}" if snapshot else f"revision {resolved}"
+        raise UserError(_rows_message(task, split, part, source, lang, n, expected, overridden, where))
+    return {"expected_rows": expected, "rows_override": overridden, "rows_check": "ok"}
+
+
+def _rows_message(task: str, split: str, part: int | None, source: HFSource, lang: str, n: int, expected: int,
+                  overridden: bool, where: str) -> str:
+    key = f"{task}.{split}.{lang}" + (f".{part}" if part is not None else "")
+    value = f"{{{part}: {n}}}" if part is not None else str(n)
+    whose = "data.expected_rows of the experiment" if overridden else "the public release"
+    of_part = f" (source {part} of the split)" if part is not None else ""
+    return (f"{source.repo} (config {source.config_for(lang)}, split {source.split}, {where}) has {n} rows for "
+            f"language '{lang}' of task '{task}' {split}{of_part}, expected {expected} ({whose}); check the data, "
+            f"or accept {n} rows with --set data.expected_rows.{key}={n} or in the experiment "
+            f"data: {{expected_rows: {{{task}: {{{split}: {{{lang}: {value}}}}}}}}} (null switches the check off)")
+
+
+def stream_column(source: HFSource, lang: str, settings: DataSettings, limit: int | None = None,
+                  split_lines: bool = False, name: str = "") -> tuple[list[str], dict]:
+    """The first `limit` (None: all) non-empty texts of the one column `source.fields` maps, and provenance.
+
+    The split is streamed (`load_dataset(..., streaming=True)`) from the hub or a local snapshot, located and
+    pinned as for tasks (`name`: the task whose data.revisions entry applies), and reading stops once
+    `limit` texts are in, so memory is bounded by `limit` (plus the reader's buffer, about one row group),
+    not by the corpus. With `split_lines` each row's
+    text is cut into its stripped non-empty lines, each one text. Provenance has `rows` (texts returned) and
+    `rows_read` (source rows read).
+    """
+    (column,) = source.fields.values()
+    config = source.config_for(lang)
+    location, resolved, snapshot = _locate(name, source, settings)
+    rows = _stream(location, config, source.split, resolved if snapshot is None else None, settings.cache_dir)
+    read = [0]
+    try:
+        texts = list(islice(_texts(rows, column, split_lines, read, f"{source.repo} ({config}, {source.split})"),
+                            limit))
+    finally:
+        rows.close()  # stop reading now (files, connections), not when the generator is collected
+    if not texts:
+        raise UserError(f"{source.repo} ({config}, {source.split}) has no text in column '{column}' for language "
+                        f"'{lang}'; check the languages list, the text column or the data snapshot")
+    provenance = {
+        "source": "hf", "repo": source.repo, "config": config, "split": source.split, "revision": resolved,
+        "snapshot": str(snapshot) if snapshot else None, "streamed": True, "limit": limit,
+        "split_lines": split_lines, "rows_read": read[0], "rows": len(texts),
+    }
+    return texts, provenance
+
+
+def _texts(rows: Iterable[dict], column: str, split_lines: bool, read: list[int], where: str) -> Iterator[str]:
+    """Non-empty texts of `column`, row by row (each row's lines with `split_lines`); counts rows in read[0]."""
+    for row in rows:
+        if column not in row:
+            raise UserError(f"{where} has no column '{column}' (columns: {sorted(row)}); fix the text column")
+        read[0] += 1
+        text = row[column]
+        if not isinstance(text, str):
+            continue
+        if split_lines:
+            yield from (line.strip() for line in text.splitlines() if line.strip())
+        elif text.strip():
+            yield text
+
+
+def _stream(location: str, config: str | None, split: str, revision: str | None,
+            cache_dir: str | None) -> Generator[dict, None, None]:
+    """The rows of a split, read lazily (nothing is read before the first row is asked for); load and read
+    errors are UserErrors."""
+    from datasets import load_dataset
+    from datasets.utils.logging import disable_progress_bar
+
+    disable_progress_bar()
+    try:
+        yield from load_dataset(location, config, split=split, revision=revision, cache_dir=cache_dir,
+                                streaming=True)
+    except (ValueError, FileNotFoundError, OSError, ConnectionError) as exc:
+        raise _load_error(location, config, split, exc) from None
 
 
 def resolve_revision(repo: str, revision: str) -> str:
@@ -143,7 +257,18 @@ def resolve_revision(repo: str, revision: str) -> str:
         ) from None
 
 
-@lru_cache(maxsize=64)
+def _snapshot_cache(cache_dir: str | None, fingerprint_: str) -> str:
+    """A datasets cache directory of its own for one state (fingerprint) of a local snapshot.
+
+    datasets keys the cache of a local directory by its name and config only, so a snapshot rewritten in
+    place (a newer download) or another snapshot directory with the same name would be served stale rows.
+    """
+    import datasets.config
+
+    return str(Path(cache_dir or datasets.config.HF_DATASETS_CACHE) / "xstilts-snapshots" / fingerprint_)
+
+
+@lru_cache(maxsize=2048)  # every (config, split) of a grid, once per process: tables are memory-mapped
 def _read(location: str, config: str | None, split: str, revision: str | None, cache_dir: str | None):
     from datasets import load_dataset
     from datasets.utils.logging import disable_progress_bar
@@ -152,11 +277,15 @@ def _read(location: str, config: str | None, split: str, revision: str | None, c
     try:
         return load_dataset(location, config, split=split, revision=revision, cache_dir=cache_dir)
     except (ValueError, FileNotFoundError, OSError, ConnectionError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise UserError(
-            f"cannot load dataset {location} (config {config}, split {split}): {first[:300]}; check the "
-            "config/split names, or provide a local snapshot via data.snapshots or $XSTILTS_HUB_SNAPSHOTS"
-        ) from None
+        raise _load_error(location, config, split, exc) from None
+
+
+def _load_error(location: str, config: str | None, split: str, exc: Exception) -> UserError:
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return UserError(
+        f"cannot load dataset {location} (config {config}, split {split}): {first[:300]}; check the "
+        "config/split names, or provide a local snapshot via data.snapshots or $XSTILTS_HUB_SNAPSHOTS"
+    )
 
 
 def _label_names(feature: Any) -> list[str] | None:

@@ -6,6 +6,9 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+from harness.errors import UserError
 
 SNAPSHOT_ENV = "XSTILTS_HUB_SNAPSHOTS"
 """Environment variable: a directory holding snapshots as {root}/{org}/{name} (e.g. .../google/xtreme)."""
@@ -25,6 +28,28 @@ class DataSettings:
     """Task name -> directory of raw files for tasks read from local layouts (BUCC, Tatoeba, CCGbank)."""
     cache_dir: str | None = None
     """HF datasets cache directory (defaults to the library's)."""
+    expected_rows: Mapping[str, Mapping[str, Mapping[str, Any]]] = field(default_factory=dict)
+    """Overrides of the public row counts that HF splits are checked against: task -> split ("train", "dev",
+    "test") -> language -> rows, or None to switch the check off; for a split concatenated from several
+    sources (e.g. anli train) -> {part index: rows or None}, or None for every part.
+    E.g. {"pawsx": {"dev": {"de": 1999}}, "anli": {"train": {"en": {3: 549000}}}}."""
+
+    def rows_override(self, task: str, split: str, lang: str, part: int | None) -> tuple[bool, int | None]:
+        """(whether an override is set, its rows or None) for `part` (None: a single-source split)."""
+        langs = self.expected_rows.get(task, {}).get(split, {})
+        if lang not in langs:
+            return False, None
+        value = langs[lang]
+        if isinstance(value, Mapping):
+            if part is None:
+                raise UserError(f"data.expected_rows.{task}.{split}.{lang}: {task} {split} has one source; give "
+                                "its rows (or null), not a mapping of part indices")
+            parts = {int(k): v for k, v in value.items()}
+            return (True, parts[part]) if part in parts else (False, None)
+        if value is not None and part is not None:
+            raise UserError(f"data.expected_rows.{task}.{split}.{lang}: {task} {split} is concatenated from several "
+                            f"sources; give {{part index: rows}}, e.g. {{{part}: {value}}}")
+        return True, value
 
     def snapshot_for(self, repo: str) -> Path | None:
         """The local snapshot directory of `repo`, if one is configured and exists."""
