@@ -1,4 +1,4 @@
-"""Batched inference for trained kinds: length-sorted batches, outputs restored to feature order."""
+"""Batched inference of a trained head: length-sorted batches, outputs restored to feature order."""
 
 from __future__ import annotations
 
@@ -26,15 +26,3 @@ def predict(model: Any, task_name: str, kind: Any, features: list[dict], hp: Hpa
             for i, o in zip(idx, out, strict=True):
                 outputs[i] = o
     return outputs
-
-
-def evaluate_columns(model: Any, tokenizer: Any, task: Any, kind: Any, columns: dict, hp: Hparams,
-                     language: str) -> tuple[Any, dict | None]:
-    """(predictions, metrics or None when the split is unlabelled) for one split in one language."""
-    from harness.metrics import metric
-
-    features = kind.featurize(columns, tokenizer, task, hp, with_labels=False)
-    outputs = predict(model, task.name, kind, features, hp, tokenizer.pad_token_id)
-    predictions = kind.decode(outputs, features, columns, task)
-    gold = kind.gold(columns, task)
-    return predictions, (metric(task.metric)(gold, predictions, language) if gold is not None else None)

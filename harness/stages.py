@@ -68,7 +68,9 @@ class StageContext:
     def load(self, spec, split: str, lang: str) -> dict[str, list]:
         columns, prov = load_split(spec, split, lang, self.data)
         if self.provenance is not None:
-            self.provenance.append({"task": spec.name, "split": split, "language": lang, **prov})
+            # "split" is the task's split (train/dev/test); the source's own split name stays beside it
+            self.provenance.append({"task": spec.name, "language": lang, **prov, "split": split,
+                                    "source_split": prov.get("split")})
         return columns
 
 
@@ -84,26 +86,27 @@ def _start_encoder(ctx: StageContext):
     return load_encoder(ctx.stage.config["model"], ctx.trust_remote_code)
 
 
-def dev_scorer(ctx: StageContext, specs_langs: list[tuple[Any, list[str], Hparams]], tokenizer) -> Callable:
-    """A callable model -> mean task score on dev subsets, for early stopping and keep-best."""
-    from harness.predict import evaluate_columns
-    from harness.scoring import task_score
+def dev_scorer(ctx: StageContext, entries: list[tuple[Any, list[str], Hparams, dict]], tokenizer) -> Callable:
+    """A callable model -> mean task score on dev subsets (early stopping and keep-best), or None when no
+    task has a dev split in the given languages. Each entry is (spec, languages, hparams, kind settings);
+    scoring goes through `harness.evaluation.evaluate_task`, the path every evaluation takes."""
+    from harness.evaluation import evaluate_task
 
     subsets = []
-    for spec, langs, hp in specs_langs:
-        if spec.dev is None:
-            continue
-        for lang in langs:
-            subsets.append((spec, lang, hp, _cap(ctx.load(spec, "dev", lang), hp.eval_examples)))
+    for spec, langs, hp, settings in entries:
+        dev_langs = spec.split_languages("dev", langs)
+        if dev_langs:
+            columns = {lang: _cap(ctx.load(spec, "dev", lang), hp.eval_examples) for lang in dev_langs}
+            subsets.append((spec, list(dev_langs), hp, settings, columns))
     if not subsets:
         return None
 
     def score(model) -> float:
-        per_task: dict[str, dict[str, dict]] = {}
-        for spec, lang, hp, columns in subsets:
-            _, metrics = evaluate_columns(model, tokenizer, spec, get_kind(spec.kind), columns, hp, lang)
-            per_task.setdefault(spec.name, {})[lang] = metrics or {}
-        scores = [task_score(langs, registry.task(name).score_metrics) for name, langs in per_task.items()]
+        scores = []
+        for spec, langs, hp, settings, columns in subsets:
+            record = evaluate_task(model, tokenizer, spec, get_kind(spec.kind), langs, ["dev"], hp, settings,
+                                   lambda split, lang, columns=columns: columns[lang])
+            scores.append(record["splits"]["dev"]["score"])
         scores = [s for s in scores if s is not None]
         return sum(scores) / len(scores) if scores else 0.0
 
@@ -137,7 +140,7 @@ def run_intermediate(ctx: StageContext) -> dict[str, Any]:
         features = ctx.features(kind, spec, hp, columns, "train", spec.train_language)
         tasks.append(TrainTask(spec.name, kind, features))
         heads[spec.name], kinds[spec.name] = kind.build_head(hidden_size(encoder), spec, hp), kind
-        dev.append((spec, [spec.train_language], hp))
+        dev.append((spec, [spec.train_language], hp, entry["settings"]))
     if baseline is not None and hasattr(baseline, "intermediate_tasks"):
         for task, head in baseline.intermediate_tasks(ctx, encoder, tokenizer):
             tasks.append(task)
@@ -163,7 +166,7 @@ def run_target(ctx: StageContext) -> dict[str, Any]:
         columns = baseline.target_train_columns(ctx, spec, columns)
     task = TrainTask(spec.name, kind, ctx.features(kind, spec, hp, columns, "train", spec.train_language))
     model = build_task_model(encoder, {spec.name: kind.build_head(hidden_size(encoder), spec, hp)}, {spec.name: kind})
-    scorer = dev_scorer(ctx, [(spec, list(cfg["dev_languages"]), hp)], tokenizer)
+    scorer = dev_scorer(ctx, [(spec, list(cfg["dev_languages"]), hp, cfg["settings"])], tokenizer)
     result = train(model, [task], hp, cfg["seed"], tokenizer.pad_token_id, None, scorer,
                    _progress(ctx, f"target {spec.name}"), ctx.checkpointer())
     with staging_dir(ctx.stage_dir / MODEL_DIR) as tmp:

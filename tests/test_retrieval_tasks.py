@@ -15,7 +15,7 @@ from harness.errors import UserError
 from harness.hparams import Hparams
 from harness.kinds import get_kind, kind_trains
 from harness.kinds.retrieval import _ids_and_gold
-from tasks.fixtures.xtreme_retrieval import write_bucc_release, write_laser_tatoeba
+from tasks.fixtures.xtreme_retrieval import TATOEBA_ROWS, write_bucc_release, write_laser_tatoeba
 from tasks.xtreme.bucc2018 import read_release
 from tasks.xtreme.tatoeba import read_laser
 
@@ -107,13 +107,15 @@ def test_specs():
 
 
 def test_identical_sentences_score_100(tiny):
+    from harness.evaluation import evaluate_columns
+
     model, tok = tiny
     kind = get_kind("retrieval")
     texts = [f"zorp {i} quill {3 * i + 7} vemmo" for i in range(12)]
     spec = registry.task("tatoeba")
     settings = kind.resolve_settings(model, spec, dict(spec.settings))
-    preds, metrics = kind.evaluate(model, tok, spec, {"src_text": texts, "trg_text": list(texts)}, HP, "de",
-                                   settings)
+    preds, metrics = evaluate_columns(model, tok, spec, kind, {"src_text": texts, "trg_text": list(texts)}, HP,
+                                      "de", settings)
     assert metrics == {"accuracy": 100.0} and preds == [str(i) for i in range(12)]
     bucc = registry.task("bucc2018")
     pools = {"src_id": [f"s{i}" for i in range(12)], "src_text": texts, "trg_id": [f"t{i}" for i in range(12)],
@@ -121,8 +123,8 @@ def test_identical_sentences_score_100(tiny):
              "gold_trg": [f"t{i}" for i in range(12)]}
     settings = kind.prepare(model, tok, bucc, HP, "de", kind.resolve_settings(model, bucc, dict(bucc.settings)),
                             lambda split, lang: pools)
-    preds, metrics = kind.evaluate(model, tok, bucc, pools, HP, "de", settings)
-    assert metrics["f1"] == 100.0 and sorted(preds) == sorted(f"s{i}\tt{i}" for i in range(12))
+    preds, metrics = evaluate_columns(model, tok, bucc, kind, pools, HP, "de", settings)
+    assert metrics["f1"] == 100.0 and sorted(preds) == sorted((f"s{i}", f"t{i}") for i in range(12))
 
 
 def test_layer_defaults_and_checks(tiny):
@@ -165,7 +167,7 @@ def test_dev_threshold_is_applied_unchanged_to_test(tiny, bucc_dir):
     src_id, src_text, trg_id, trg_text, gold = _ids_and_gold(test)
     pairs, scores = probe._mine(model, tok, HP, settings, src_id, src_text, trg_id, trg_text)
     expected = apply_threshold(scores, pairs, chosen["threshold"])
-    assert written[("test", "de")] == [f"{s}\t{t}" for s, t in expected]
+    assert written[("test", "de")] == expected
     assert result["splits"]["test"]["languages"]["de"]["f1"] > 50  # well above chance on the fixture
 
 
@@ -245,11 +247,11 @@ def test_retrieval_targets_have_no_target_stage_and_reach_the_leaderboard(offlin
     assert metrics["settings"]["direction"] == "en-xx" and metrics["settings"]["layer"] == 1
     board = build(tmp_path / "runs", "test")
     none_row = next(r for r in board["arms"] if r["arm"] == "none")
-    assert none_row["tasks"]["tatoeba"]["score"] > 30  # chance is ~4 with 24 candidates
+    assert none_row["tasks"]["tatoeba"]["score"] > 30  # chance is 100 / TATOEBA_ROWS (16 candidates: ~6)
     from harness.scoring import score_language  # the pure scorer agrees with the pipeline
 
     pred = tmp_path / "runs" / none_eval.key / "predictions" / "test-zh.tsv"
     gold = tmp_path / "gold-zh.tsv"
-    gold.write_text("".join(f"{i}\n" for i in range(24)))
+    gold.write_text("".join(f"{i}\n" for i in range(TATOEBA_ROWS)))
     spec = registry.task("tatoeba")
     assert score_language(spec, pred, gold, "zh") == metrics["splits"]["test"]["languages"]["zh"]

@@ -59,9 +59,10 @@ def evaluate_encoder(task: str, model: str, data_dir: Path | None = None, langua
 
     spec = registry.task(task)
     kind = get_kind(spec.kind)
-    if not hasattr(kind, "evaluate"):
-        raise UserError(f"task '{spec.name}' ({spec.kind}) needs a trained head; evaluate it through an "
-                        "experiment (`xstilts run`) instead")
+    if kind.trains_head:
+        raise UserError(f"task '{spec.name}' ({spec.kind}) needs a trained head, so a bare encoder cannot be "
+                        "evaluated on it; list it under `targets:` of an experiment and use `xstilts run` "
+                        "(only retrieval tasks evaluate an encoder as it is)")
     if spec.source(split) is None:
         raise UserError(f"task '{spec.name}' has no {split} split; choose --split "
                         f"{'dev' if split == 'test' else 'test'}")

@@ -17,18 +17,21 @@ KINDS: dict[str, str] = {
     "multiple_choice": "harness.kinds.multiple_choice:MultipleChoiceKind",
 }
 
-NO_TRAINING_KINDS = frozenset({"retrieval"})
-"""Kinds evaluated on an encoder as it is (no target-phase head)."""
+
+
+def kind_class(name: str) -> type:
+    """The kind class registered as `name` (its module imports no torch at import time)."""
+    if name not in KINDS:
+        raise KeyError(f"no kind named {name!r}; known: {sorted(KINDS)}")
+    module, attr = KINDS[name].split(":")
+    return getattr(import_module(module), attr)
 
 
 def kind_trains(name: str) -> bool:
-    """Whether tasks of this kind get a target training phase."""
-    return name not in NO_TRAINING_KINDS
+    """Whether tasks of this kind get a target training phase (the kind's `trains_head`)."""
+    return bool(kind_class(name).trains_head)
 
 
 def get_kind(name: str):
     """An instance of the kind registered as `name`."""
-    if name not in KINDS:
-        raise KeyError(f"no kind named {name!r}; known: {sorted(KINDS)}")
-    module, attr = KINDS[name].split(":")
-    return getattr(import_module(module), attr)()
+    return kind_class(name)()

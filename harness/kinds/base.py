@@ -16,10 +16,36 @@ from harness.spec import TaskSpec
 
 
 class Kind:
-    """Base class; subclasses set `name` and implement the abstract methods."""
+    """Base class; subclasses set `name` and implement the abstract methods.
+
+    Evaluation (harness.evaluation, the one path for stages, dev scoring and `xstilts evaluate`) calls
+    `resolve_settings` once, `prepare` per language, then `predict` and `gold` per split and language.
+    """
 
     name = ""
     submission_ext = "tsv"
+    trains_head = True
+    """Whether tasks of this kind train a head in the target phase; False: the encoder is evaluated as it
+    is (retrieval), with no target phase and straight from `xstilts evaluate`."""
+
+    def resolve_settings(self, model: Any, spec: TaskSpec, settings: dict) -> dict:
+        """Kind settings with defaults filled in and model-dependent choices made (recorded in results)."""
+        return settings
+
+    def prepare(self, model: Any, tokenizer: Any, spec: TaskSpec, hp: Hparams, lang: str, settings: dict,
+                load: Any) -> dict:
+        """Settings for one language, e.g. calibrated on its dev split (`load(split, lang)` -> columns)."""
+        return settings
+
+    def predict(self, model: Any, tokenizer: Any, spec: TaskSpec, columns: dict[str, list], hp: Hparams,
+                lang: str, settings: dict) -> Any:
+        """Predictions for one split of one language, in the metric's format: the trained head's outputs
+        over the featurised examples, decoded."""
+        from harness.predict import predict
+
+        features = self.featurize(columns, tokenizer, spec, hp, with_labels=False)
+        outputs = predict(model, spec.name, self, features, hp, tokenizer.pad_token_id)
+        return self.decode(outputs, features, columns, spec, settings)
 
     def featurize(self, columns: dict[str, list], tokenizer: Any, task: TaskSpec, hp: Hparams,
                   with_labels: bool = True) -> list[dict]:
@@ -34,10 +60,11 @@ class Kind:
     def loss(self, logits: Any, batch: dict) -> Any:
         raise NotImplementedError
 
-    def decode(self, outputs: list, features: list[dict], columns: dict[str, list], task: TaskSpec) -> Any:
+    def decode(self, outputs: list, features: list[dict], columns: dict[str, list], task: TaskSpec,
+               settings: dict | None = None) -> Any:
         raise NotImplementedError
 
-    def gold(self, columns: dict[str, list], task: TaskSpec) -> Any:
+    def gold(self, columns: dict[str, list], task: TaskSpec, settings: dict | None = None) -> Any:
         """Gold labels in the metric's format, or None when the split is unlabelled."""
         raise NotImplementedError
 

@@ -90,10 +90,10 @@ class MultipleChoiceKind(Kind):
 
         return F.cross_entropy(logits.float(), batch["labels"])
 
-    def decode(self, outputs, features, columns, task: TaskSpec) -> list[str]:
+    def decode(self, outputs, features, columns, task: TaskSpec, settings=None) -> list[str]:
         return [str(int(o.argmax())) for o in outputs]
 
-    def gold(self, columns, task: TaskSpec) -> list[str] | None:
+    def gold(self, columns, task: TaskSpec, settings=None) -> list[str] | None:
         labels = columns.get("label")
         if not labels or any(label is None for label in labels):
             return None

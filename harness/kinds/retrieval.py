@@ -62,9 +62,10 @@ def _ids_and_gold(columns: dict[str, list]) -> tuple[list, list, list, list, lis
 
 
 class RetrievalKind(Kind):
-    """Evaluates an encoder as it is; `prepare` tunes the mining threshold on dev, `evaluate` scores."""
+    """Evaluates an encoder as it is; `prepare` tunes the mining threshold on dev, `predict` retrieves."""
 
     name = "retrieval"
+    trains_head = False
 
     def __init__(self) -> None:
         self._candidates: dict[str, tuple[list, list]] = {}
@@ -115,22 +116,29 @@ class RetrievalKind(Kind):
 
     # ------------------------------------------------------------------ evaluation
 
-    def evaluate(self, model: Any, tokenizer: Any, spec: TaskSpec, columns: dict[str, list], hp: Hparams,
-                 lang: str, settings: dict) -> tuple[list[str], dict[str, float]]:
-        """(predictions in the submission layout, metrics) for one split of one language."""
-        from harness.metrics import metric
-
+    def predict(self, model: Any, tokenizer: Any, spec: TaskSpec, columns: dict[str, list], hp: Hparams,
+                lang: str, settings: dict) -> list:
+        """Nearest: the retrieved row index of every query (as strings); mine: the (src_id, trg_id) pairs
+        above the threshold."""
         if settings["method"] == "nearest":
-            predictions, gold = self._nearest(model, tokenizer, hp, settings, columns, spec.name)
-            return predictions, metric(spec.metric)(gold, predictions, lang)
+            return self._nearest(model, tokenizer, hp, settings, columns, spec.name)
         if settings.get("threshold") is None:
             raise ValueError("retrieval: mining needs a threshold; call prepare() first")
         from harness.retrieval.threshold import apply_threshold
 
-        src_id, src_text, trg_id, trg_text, gold = _ids_and_gold(columns)
+        src_id, src_text, trg_id, trg_text, _ = _ids_and_gold(columns)
         pairs, scores = self._mine(model, tokenizer, hp, settings, src_id, src_text, trg_id, trg_text)
-        found = apply_threshold(scores, pairs, settings["threshold"])
-        return [f"{s}\t{t}" for s, t in found], metric(spec.metric)(gold, found, lang)
+        return apply_threshold(scores, pairs, settings["threshold"])
+
+    def gold(self, columns: dict[str, list], task: TaskSpec, settings: dict | None = None) -> list:
+        """Nearest: row i's partner is row i; mine: the gold (src_id, trg_id) pairs."""
+        if (settings or {}).get("method", DEFAULTS["method"]) == "nearest":
+            return [str(i) for i in range(len(columns["src_text"]))]
+        return _ids_and_gold(columns)[4]
+
+    def write_predictions(self, path: Any, predictions: Any) -> None:
+        """One index per line (Tatoeba), or `src_id<TAB>trg_id` per line (BUCC)."""
+        super().write_predictions(path, ["\t".join(p) if isinstance(p, tuple) else p for p in predictions])
 
     def _embed(self, model: Any, tokenizer: Any, hp: Hparams, settings: dict, texts: list[str]):
         from harness.retrieval.embed import embed_sentences
@@ -138,7 +146,7 @@ class RetrievalKind(Kind):
         return embed_sentences(model, tokenizer, texts, settings["layer"], settings["pooling"],
                                settings["exclude_special"], hp.eval_batch_size, hp.max_seq_length)
 
-    def _nearest(self, model, tokenizer, hp, settings, columns, task: str) -> tuple[list[str], list[str]]:
+    def _nearest(self, model, tokenizer, hp, settings, columns, task: str) -> list[str]:
         from harness.retrieval.search import nearest_neighbour
 
         if "gold_src" in columns:
@@ -148,7 +156,7 @@ class RetrievalKind(Kind):
         queries, pool = (trg, src) if settings["direction"] == "en-xx" else (src, trg)
         found = nearest_neighbour(self._embed(model, tokenizer, hp, settings, queries),
                                   self._embed(model, tokenizer, hp, settings, pool))
-        return [str(int(i)) for i in found], [str(i) for i in range(len(queries))]
+        return [str(int(i)) for i in found]
 
     def _mine(self, model, tokenizer, hp, settings, src_id, src_text, trg_id, trg_text):
         """Candidate (src_id, trg_id) pairs and margin scores before any threshold; cached per content."""

@@ -169,21 +169,9 @@ class SpanQAKind(Kind):
         offsets = f["offsets"]
         return float(scores.flat[flat]), context[offsets[s][0]:offsets[e][1]].strip()
 
-    def gold(self, columns, task: TaskSpec) -> dict[str, list[str]] | None:
+    def gold(self, columns, task: TaskSpec, settings=None) -> dict[str, list[str]] | None:
         """{id: gold answer texts}; an unanswerable (v2) question has the single answer ""."""
         if "answers" not in columns:
             return None
         pairs = zip(columns["id"], columns["answers"], strict=True)
         return {str(qid): (answer_lists(a)[0] or [""]) for qid, a in pairs}
-
-    def evaluate(self, model, tokenizer, spec: TaskSpec, columns, hp: Hparams, lang: str,
-                 settings: Mapping[str, Any]) -> tuple[dict[str, str], dict | None]:
-        """Like harness.predict.evaluate_columns, but decoding with the experiment's settings."""
-        from harness.metrics import metric
-        from harness.predict import predict
-
-        features = self.featurize(columns, tokenizer, spec, hp, with_labels=False)
-        outputs = predict(model, spec.name, self, features, hp, tokenizer.pad_token_id)
-        predictions = self.decode(outputs, features, columns, spec, settings)
-        gold = self.gold(columns, spec)
-        return predictions, (metric(spec.metric)(gold, predictions, lang) if gold is not None else None)

@@ -137,7 +137,7 @@ class TaggingKind(Kind):
         lengths = batch["attention_mask"].sum(-1).cpu().numpy()
         return [row[:n] for row, n in zip(best, lengths, strict=True)]
 
-    def decode(self, outputs, features, columns, task: TaskSpec) -> list[list[str]]:
+    def decode(self, outputs, features, columns, task: TaskSpec, settings=None) -> list[list[str]]:
         """One tag per word of every sentence, windows merged back in word order."""
         tags = [[""] * len(words) for words in columns["tokens"]]
         labels = np.asarray(task.labels, dtype=object)
@@ -147,7 +147,7 @@ class TaggingKind(Kind):
             row[offset:offset + len(chosen)] = chosen.tolist()
         return tags
 
-    def gold(self, columns, task: TaskSpec) -> list[list[str]] | None:
+    def gold(self, columns, task: TaskSpec, settings=None) -> list[list[str]] | None:
         tags = columns.get("tags")
         if tags is None or any(t is None for sentence in tags for t in sentence):
             return None

@@ -26,7 +26,13 @@ LANG_NAMES = {
 """Config names are `udpos.<EnglishName>` (dataset card of google/xtreme, `dataset_info`)."""
 
 
-def _udpos(split: str, expected: dict[str, int]) -> HFSource:
+TEST_ONLY = ("th", "tl", "yo")
+"""Treebanks with a test set only (UD v2.5 as packaged by XTREME)."""
+NO_DEV = ("kk", *TEST_ONLY)
+"""Languages without a validation split: evaluated on test only, never on dev."""
+
+
+def _udpos(split: str, expected: dict[str, int], languages: tuple[str, ...] | None = None) -> HFSource:
     return HFSource(
         repo="google/xtreme",
         config="udpos.{lang_name}",
@@ -35,6 +41,7 @@ def _udpos(split: str, expected: dict[str, int]) -> HFSource:
         label_names=UPOS,
         lang_names=LANG_NAMES,
         expected_rows=expected,
+        languages=languages,
     )
 
 
@@ -47,7 +54,7 @@ TASK = TaskSpec(
     languages=LANGUAGES,
     labels=UPOS,
     train=_udpos("train", {"en": 21253}),
-    dev=_udpos("validation", {"en": 3974}),
+    dev=_udpos("validation", {"en": 3974}, tuple(lang for lang in LANGUAGES if lang not in NO_DEV)),
     test=_udpos("test", {"en": 5440}),
     suites=("xtreme", "xtreme_r"),
     submission=Submission(folder="udpos", ext="tsv"),

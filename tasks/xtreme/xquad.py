@@ -16,8 +16,10 @@ SQUAD_TRAIN = HFSource(
     repo="google/xtreme", config="SQuAD", split="train", fields=QA_FIELDS, expected_rows={"en": 87599}
 )
 SQUAD_DEV = HFSource(
-    repo="google/xtreme", config="SQuAD", split="validation", fields=QA_FIELDS, expected_rows={"en": 10570}
+    repo="google/xtreme", config="SQuAD", split="validation", fields=QA_FIELDS, expected_rows={"en": 10570},
+    languages=("en",),
 )
+"""English SQuAD v1.1 dev: the dev set of XQuAD (evaluated once, in English; XQuAD itself is test only)."""
 
 TASK = TaskSpec(
     name="xquad",
