@@ -37,22 +37,28 @@ def _split(score: float, langs: list[str]) -> dict:
             "score": score}
 
 
-def make_runs(root: Path, name: str = "grid") -> Path:
+def make_runs(root: Path, name: str = "grid", arms: list | None = None, scores: dict | None = None,
+              langs: dict | None = None) -> Path:
+    """A runs directory of done evaluate stages; a dev score of None means the task has no dev split."""
+    arms, scores, langs = arms or ARMS, scores or SCORES, langs or LANGS
     stages = []
-    for (arm, task), per_seed in SCORES.items():
+    for (arm, task), per_seed in scores.items():
         for seed in SEEDS:
             key = f"evaluate-{task}-{arm}-s{seed}"
             stages.append({"key": key, "kind": "evaluate", "upstream": None,
-                           "meta": {"arm": arm, "seed": seed, "task": task, "languages": LANGS[task]}})
+                           "meta": {"arm": arm, "seed": seed, "task": task, "languages": langs[task]}})
             if seed in per_seed:
                 test, dev = per_seed[seed]
-                write_json(root / key / "metrics.json", {"splits": {"test": _split(test, LANGS[task]),
-                                                                    "dev": _split(dev, LANGS[task])}})
+                splits = {"test": _split(test, langs[task])}
+                if dev is not None:
+                    splits["dev"] = _split(dev, langs[task])
+                write_json(root / key / "metrics.json", {"splits": splits})
                 write_json(root / key / "stage.json", {"environment": {"python": "3"}, "data": [
                     {"source": "hf", "repo": "google/xtreme", "config": "XNLI", "revision": "abc"}]})
                 mark_done(root / key)
+    targets = [{"task": t} for t in dict.fromkeys(t for _, t in scores)]
     experiment = {"name": name, "model": "tiny", "seeds": SEEDS, "description": "",
-                  "arms": ARMS, "targets": [{"task": "xnli"}, {"task": "pawsx"}]}
+                  "arms": arms, "targets": targets}
     write_json(root / "experiment.json", {"schema_version": 1, "experiment": experiment, "stages": stages,
                                           "experiments_seen": [name]})
     return root
@@ -114,6 +120,43 @@ def test_best_intermediate_per_target_is_selected_on_dev(board):
     assert best["average"]["score"] is None
 
 
+
+RETRIEVAL_ARMS = [{"name": "none", "tasks": []}, {"name": "mnli", "tasks": ["mnli"]},
+                  {"name": "squad", "tasks": ["squad"]}]
+RETRIEVAL_SCORES = {  # (arm, task) -> seed -> (test, dev); tatoeba has no dev split
+    ("none", "bucc2018"): {1: (50.0, 40.0), 2: (50.0, 40.0)},
+    ("mnli", "bucc2018"): {1: (70.0, 60.0), 2: (70.0, 60.0)},
+    ("squad", "bucc2018"): {1: (65.0, 80.0), 2: (65.0, 80.0)},
+    ("none", "tatoeba"): {1: (30.0, None), 2: (30.0, None)},
+    ("mnli", "tatoeba"): {1: (90.0, None), 2: (90.0, None)},
+    ("squad", "tatoeba"): {1: (40.0, None), 2: (40.0, None)},
+}
+RETRIEVAL_LANGS = {"bucc2018": ["de"], "tatoeba": ["de"]}
+
+
+def test_a_target_without_dev_is_selected_by_its_proxy_never_by_test(tmp_path):
+    board = build(make_runs(tmp_path / "runs", arms=RETRIEVAL_ARMS, scores=RETRIEVAL_SCORES,
+                            langs=RETRIEVAL_LANGS), references=[])
+    validate(board)
+    best = board["best_per_target"]
+    assert best["selected"] == {"bucc2018": "squad", "tatoeba": "squad"}  # squad has the best BUCC dev F1
+    assert best["tasks"]["tatoeba"]["score"] == 40.0  # although mnli's Tatoeba test score is 90
+    assert best["selection_rules"]["tatoeba"]["by"] == "bucc2018"
+    assert "proxy" in best["selection_rules"]["tatoeba"]["rule"]
+    assert best["selection_rules"]["bucc2018"] == {"by": "bucc2018", "rule": "best dev score"}
+    assert best["suites"]["xtreme"]["groups"]["retrieval"]["score"] == pytest.approx((65.0 + 40.0) / 2)
+    text = render(board)
+    assert "tatoeba: squad (by bucc2018 dev" in text
+
+
+def test_without_its_proxy_in_the_grid_a_dev_less_target_is_not_selected(tmp_path):
+    scores = {k: v for k, v in RETRIEVAL_SCORES.items() if k[1] == "tatoeba"}
+    board = build(make_runs(tmp_path / "runs", arms=RETRIEVAL_ARMS, scores=scores, langs=RETRIEVAL_LANGS),
+                  references=[])
+    best = board["best_per_target"]
+    assert best["selected"] == {"tatoeba": None} and best["tasks"]["tatoeba"]["score"] is None
+    assert best["selection_rules"]["tatoeba"]["by"] is None
+
 def test_references_never_enter_computed_numbers(tmp_path):
     runs = make_runs(tmp_path / "runs")
     with_refs, without = build(runs, references=REFS), build(runs, references=[])
@@ -167,3 +210,20 @@ def test_record_experiment_tracks_mixes(tmp_path):
         record_experiment(tmp_path, {"experiment": {"name": "b"}, "stages": []})
     record_experiment(tmp_path, {"experiment": {"name": "b"}, "stages": []}, allow_mixed=True)
     assert json.loads((tmp_path / "experiment.json").read_text())["experiments_seen"] == ["a", "b"]
+
+
+def test_require_complete_names_the_rows_without_a_suite_score(tmp_path):
+    from harness.report.write import check_complete
+
+    def row(name, score):
+        return {"arm": name, "suites": {"s": {"score": {"score": score}}}}
+
+    board = {"suites": {"s": {"tasks": ["a", "b"]}}, "tasks": {"a": {}, "b": {}}, "best_per_target": None,
+             "arms": [row("none", 50.0), row("mnli", None)]}
+    with pytest.raises(UserError, match=r"1 row\(s\) lack a suite score: mnli \(s\)"):
+        check_complete(board, tmp_path / "leaderboard.md")
+    board["arms"][1] = row("mnli", 51.0)
+    check_complete(board, tmp_path / "leaderboard.md")
+    board["tasks"] = {"a": {}}
+    with pytest.raises(UserError, match="no suite has all its tasks"):
+        check_complete(board, tmp_path / "leaderboard.md")

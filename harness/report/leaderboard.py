@@ -1,8 +1,9 @@
 """Leaderboard data (schema v2): read a runs directory, aggregate strictly, compare arms with baselines.
 
 Rows are the experiment's arms, a "best intermediate per target" row (each target's arm chosen on the
-dev split, as the paper did) and, kept apart in `references`, published numbers. Columns are the target
-tasks, the group and suite scores (strict XTREME rules) and an average over the experiment's targets.
+dev split, as the paper did; a target without one, Tatoeba, by its proxy task's dev score) and, kept
+apart in `references`, published numbers. Columns are the target tasks, the group and suite scores
+(strict XTREME rules) and an average over the experiment's targets.
 Every number is a mean over seeds with its std and n; deltas are taken against every baseline arm (the
 `none` arm and each arm run by a baseline plugin), with a noise flag (see harness.report.aggregate).
 Strict: a cell is null unless every planned stage behind it is done and every language has a score.
@@ -94,20 +95,40 @@ def _deltas(row: dict, base: dict, tasks: list[str]) -> dict[str, Any]:
     }
 
 
+def selection_rule(task: str, tasks: list[str]) -> dict[str, str | None]:
+    """{"by": the task whose dev score picks `task`'s arm (None: no selection possible), "rule": in words}.
+
+    A task without a dev split (Tatoeba) is selected by the first of its `selection_proxy` tasks in the
+    grid (BUCC dev F1 of the same encoder); never by a test score.
+    """
+    spec = registry.task(task)
+    if spec.dev is not None:
+        return {"by": task, "rule": "best dev score"}
+    proxy = next((p for p in spec.selection_proxy if p in tasks), None)
+    if proxy is None:
+        return {"by": None, "rule": f"{task} has no dev split and no proxy task in this grid: not selected"}
+    return {"by": proxy, "rule": f"{task} has no dev split: best {proxy} dev score of the same encoder (proxy)"}
+
+
 def _best_row(rows: list[dict], tasks: list[str], seeds: list[str], suites: list) -> dict | None:
-    """For each target, the intermediate arm with the best dev score (ties: the first arm)."""
+    """For each target, the intermediate arm with the best dev score (ties: the first arm); a target
+    without a dev split goes by its proxy task's dev score (see `selection_rule`)."""
     candidates = [r for r in rows if r["role"] == "intermediate"]
     if not candidates:
         return None
+    rules = {t: selection_rule(t, tasks) for t in tasks}
     selected: dict[str, str | None] = {}
     cells = {}
     for t in tasks:
-        scored = [r for r in candidates if r["tasks"][t]["dev"]["score"] is not None]
-        best = max(scored, key=lambda r: r["tasks"][t]["dev"]["score"]) if len(scored) == len(candidates) else None
+        by = rules[t]["by"]
+        scored = [r for r in candidates if by is not None and r["tasks"][by]["dev"]["score"] is not None]
+        best = max(scored, key=lambda r: r["tasks"][by]["dev"]["score"]) if scored and len(scored) == len(
+            candidates) else None
         selected[t] = best["arm"] if best else None
         cells[t] = best["tasks"][t] if best else cell([], "test", [], seeds)
     return _row(BEST_ROW, "selected", cells, seeds, tasks, suites,
-                {"selection": "dev", "label": f"{BEST_ROW} (selected on dev)", "selected": selected})
+                {"selection": "dev", "label": f"{BEST_ROW} (selected on dev)", "selected": selected,
+                 "selection_rules": rules})
 
 
 def build(runs_dir: Path, split: str = "test", allow_mixed: bool = False,

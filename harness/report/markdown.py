@@ -71,8 +71,12 @@ def render(board: dict[str, Any], heatmap: str | None = None) -> str:
         n = min((row["tasks"][t]["n_seeds"] for t in board["tasks"]), default=0)
         lines.append(f"| {_label(row)} | {n} | " + " | ".join(_stat(get(row)) for _, get in cols) + " |")
     if board["best_per_target"]:
-        chosen = ", ".join(f"{t}: {a or NA}" for t, a in board["best_per_target"]["selected"].items())
-        lines += ["", f"Best intermediate per target, selected on the dev split: {chosen}."]
+        best = board["best_per_target"]
+        rules = best.get("selection_rules", {})
+        chosen = ", ".join(f"{t}: {a or NA}" + (f" (by {rules[t]['by']} dev, a proxy: {t} has no dev split)"
+                                                 if rules.get(t, {}).get("by") not in (None, t) else "")
+                           for t, a in best["selected"].items())
+        lines += ["", f"Best intermediate per target, selected on the dev split (never on test): {chosen}."]
     for base in board["baselines"]:
         lines += ["", f"## Δ against `{base}`", "", head.replace("| n |", "|"), rule.replace("|---:|", "|", 1)]
         for row in _rows(board):

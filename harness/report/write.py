@@ -7,8 +7,13 @@ from pathlib import Path
 HEATMAP = "heatmap.png"
 
 
-def write_reports(runs_dir: Path, out_dir: Path, split: str = "test", allow_mixed: bool = False) -> list[Path]:
-    """Build the leaderboard and write its files into out_dir; returns the paths written."""
+def write_reports(runs_dir: Path, out_dir: Path, split: str = "test", allow_mixed: bool = False,
+                  require_complete: bool = False) -> list[Path]:
+    """Build the leaderboard and write its files into out_dir; returns the paths written.
+
+    require_complete: after writing, a UserError unless every row (each arm and the best row) has a
+    score for every suite the grid covers in full.
+    """
     from harness.report.heatmap import draw
     from harness.report.leaderboard import build
     from harness.report.markdown import render
@@ -21,4 +26,22 @@ def write_reports(runs_dir: Path, out_dir: Path, split: str = "test", allow_mixe
     heatmap = draw(board, out_dir / HEATMAP)
     write_json(written[0], board)
     write_text(written[1], render(board, HEATMAP if heatmap else None))
+    if require_complete:
+        check_complete(board, written[1])
     return written + ([heatmap] if heatmap else [])
+
+
+def check_complete(board: dict, where: Path) -> None:
+    """A UserError naming the rows without a score for a suite whose every task is a target of the grid."""
+    from harness.errors import UserError
+
+    full = [name for name, suite in board["suites"].items() if set(suite["tasks"]) <= set(board["tasks"])]
+    if not full:
+        raise UserError(f"{where}: no suite has all its tasks in this grid, so no row can have a suite score; "
+                        "add the missing targets or drop --require-complete")
+    rows = board["arms"] + ([board["best_per_target"]] if board["best_per_target"] else [])
+    missing = [f"{row['arm']} ({name})" for row in rows for name in full
+               if row["suites"][name]["score"]["score"] is None]
+    if missing:
+        raise UserError(f"{where}: {len(missing)} row(s) lack a suite score: {', '.join(missing)}; run the "
+                        "missing stages (`xstilts run` resumes) or see the n/a cells for which are missing")

@@ -3,7 +3,8 @@
 Direction (setting `direction`): "en-xx" (default, as XTREME: each English sentence queries the
 non-English pool; prediction i = index of the retrieved non-English sentence) or "xx-en". Gold is the
 row index: row i of each side is a translation pair. Tatoeba has one split, evaluated as "test"
-(HF names it "validation"); there is no dev split.
+(HF names it "validation"); there is no dev split, so the leaderboard's best-intermediate row selects
+Tatoeba's arm by the BUCC dev F1 of the same encoder (`selection_proxy`).
 Two tasks with the same data and numbers:
 - `tatoeba`: HF google/xtreme `tatoeba.{iso3}` (validation split only; its sentences keep a trailing
   newline, stripped here). This one counts in the XTREME / XTREME-R suite scores.
@@ -60,6 +61,7 @@ _COMMON = dict(
     kind="retrieval", metric="accuracy", score_metrics=("accuracy",), languages=LANGUAGES,
     suites=("xtreme", "xtreme_r"), submission=Submission(folder="tatoeba"), settings=SETTINGS,
     hparams={"max_seq_length": 512},  # the recipe's retrieval length
+    selection_proxy=("bucc2018", "bucc2018_gold"),
     license="CC-BY 2.0 FR (Tatoeba)", citation=CITATION,
     homepage="https://github.com/facebookresearch/LASER/tree/main/data/tatoeba/v1",
 )
