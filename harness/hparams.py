@@ -7,10 +7,13 @@ Resolution order (later wins): the recipe defaults below (jiant's public XTREME 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, fields, replace
-from typing import Any
+from dataclasses import asdict, dataclass, fields
+from functools import cache
+from typing import Any, get_type_hints
 
-from harness.errors import UserError, did_you_mean
+from pydantic import TypeAdapter, ValidationError
+
+from harness.errors import UserError, did_you_mean, first_validation_error
 
 
 @dataclass(frozen=True)
@@ -19,7 +22,8 @@ class Hparams:
 
     lr: float = 1e-5
     adam_eps: float = 1e-8
-    weight_decay: float = 0.0
+    weight_decay: float = 0.01
+    """AdamW decoupled weight decay (jiant's recipe); never applied to biases or LayerNorm weights."""
     max_grad_norm: float = 1.0
     warmup_ratio: float = 0.1
     batch_size: int = 32
@@ -66,7 +70,7 @@ class Hparams:
         ]
         for ok, message in checks:
             if not ok:
-                raise UserError(f"hparams: {message}")
+                raise UserError(message)
 
     @property
     def micro_batch_size(self) -> int:
@@ -77,6 +81,23 @@ class Hparams:
 
 
 HPARAM_NAMES = tuple(f.name for f in fields(Hparams))
+
+
+def check_hparams(values: Mapping[str, Any], where: str) -> None:
+    """Raise a UserError, located at `where`, for an unknown name or a value of the wrong type in one
+    override layer (rules across fields, e.g. grad_accum dividing batch_size, are checked once the layers
+    are merged, by `resolve`)."""
+    check_names(values, where)
+    for name, value in values.items():
+        try:
+            _field_validator(name).validate_python(value)
+        except ValidationError as exc:
+            raise UserError(f"{where}.{name}: {first_validation_error(exc)[1]} (got {value!r})") from None
+
+
+@cache
+def _field_validator(name: str) -> TypeAdapter:
+    return TypeAdapter(get_type_hints(Hparams)[name])
 
 
 def check_names(values: Mapping[str, Any], where: str) -> None:
@@ -94,6 +115,16 @@ def resolve(*layers: Mapping[str, Any] | None, where: str = "hparams") -> Hparam
             check_names(layer, where)
             merged.update(layer)
     try:
-        return replace(Hparams(), **merged)
-    except TypeError as exc:
+        return _validator().validate_python({**asdict(Hparams()), **merged})
+    except ValidationError as exc:
+        loc, msg = first_validation_error(exc)
+        raise UserError(f"{where}: {loc}: {msg} (got {merged.get(loc.split('.')[0])!r})") from None
+    except UserError as exc:
         raise UserError(f"{where}: {exc}") from None
+
+
+@cache
+def _validator() -> TypeAdapter:
+    """Checks and converts values by the fields' types (lax: "1e-3", which YAML 1.1 reads as a string,
+    is the number 0.001; "abc" for a number is an error)."""
+    return TypeAdapter(Hparams)

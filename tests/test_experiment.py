@@ -96,3 +96,19 @@ def test_identical_work_under_two_arms_is_one_stage_listed_for_both(tmp_path):
         arms_of.setdefault(entry["key"], set()).add(entry["meta"]["arm"])
     assert any(arms == {"mnli", "again"} for arms in arms_of.values())
     assert all("again" not in key for key in arms_of)  # keys name content, never arms
+
+
+def test_hparam_values_are_type_checked_where_they_are_written(tmp_path):
+    from harness.hparams import resolve
+
+    assert resolve({"lr": "1e-3"}).lr == 0.001  # YAML 1.1 reads 1e-3 as a string: still the number
+    path = tmp_path / "exp.yaml"
+    for layer, message in (("hparams: {lr: abc}", "hparams.lr: Input should be a valid number"),
+                           ("hparams: {batch_size: 8.5}", "hparams.batch_size: Input should be a valid integer"),
+                           ("task_hparams: {xnli: {epochs: x}}", "task_hparams.xnli.epochs: Input should be")):
+        path.write_text(BASE + layer + "\n")
+        with pytest.raises(UserError, match=message.replace(".", r"\.")):
+            load_experiment(path)
+    path.write_text(BASE + "hparams: {grad_accum: 3}\n")  # checked once the layers are merged, in planning
+    with pytest.raises(UserError, match="grad_accum must divide batch_size"):
+        plan(load_experiment(path))

@@ -230,3 +230,25 @@ def test_fp16_loss_scale_survives_a_checkpoint(tmp_path):
     assert after.scaler.state_dict() == before.scaler.state_dict()
     assert grad_scaler_state(object()) is None  # fp32 / bf16: nothing to save
     restore_grad_scaler(object(), None)
+
+
+def test_weight_decay_spares_biases_and_layernorm(offline_world):
+    """jiant's recipe: decay 0.01 on weight matrices; none on biases and LayerNorm weights."""
+    from harness.model import build_task_model, hidden_size, load_encoder
+    from harness.registry import task
+    from harness.train import _optimizer
+
+    hp = Hparams()
+    assert hp.weight_decay == 0.01
+    encoder, _ = load_encoder(str(offline_world["model"]))
+    spec, kind = task("xnli"), get_kind("classification")
+    model = build_task_model(encoder, {"xnli": kind.build_head(hidden_size(encoder), spec, hp)}, {"xnli": kind})
+    decay_of = {id(p): g["weight_decay"] for g in _optimizer(model, hp).param_groups for p in g["params"]}
+    named = dict(model.named_parameters())
+    assert len(decay_of) == len(named)
+    layer_norms = [n for n in named if "LayerNorm" in n]
+    biases = [n for n in named if n.endswith(".bias")]
+    matrices = [n for n, p in named.items() if p.ndim == 2]
+    assert layer_norms and biases and matrices
+    assert all(decay_of[id(named[n])] == 0.0 for n in layer_norms + biases)
+    assert all(decay_of[id(named[n])] == 0.01 for n in matrices)
