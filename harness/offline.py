@@ -25,11 +25,15 @@ _SCRIPTS = {
     "georgian": (0x10D0, 0x10F0),
     "tamil": (0x0B95, 0x0BB9),
     "bengali": (0x0995, 0x09B9),
+    "telugu": (0x0C15, 0x0C39),
+    "malayalam": (0x0D15, 0x0D39),
+    "myanmar": (0x1000, 0x1020),
 }
 _LANG_SCRIPT = {
     "zh": "cjk", "ja": "cjk", "ar": "arabic", "ur": "arabic", "fa": "arabic", "ru": "cyrillic",
     "bg": "cyrillic", "kk": "cyrillic", "el": "greek", "hi": "devanagari", "mr": "devanagari",
     "th": "thai", "ko": "hangul", "he": "hebrew", "ka": "georgian", "ta": "tamil", "bn": "bengali",
+    "te": "telugu", "ml": "malayalam", "my": "myanmar",
 }
 _LATIN = "aeioubcdfghklmnprstvz"
 
@@ -127,10 +131,18 @@ def build_tiny_model(
 FIXTURES_GROUP = "xstilts.fixtures"
 TINY_MODEL_DIR = "tiny-xlmr"
 HUB_DIR = "hub"
+LOCAL_DIR = "local"
+"""Sibling of the hub directory where fixture writers put data read from local files (raw release layouts)."""
+
+
+def local_root(hub_root: Path) -> Path:
+    """The directory for local-file data of the world whose hub snapshots live in hub_root."""
+    return hub_root.parent / LOCAL_DIR
 
 
 def write_world(out: Path, with_model: bool = True) -> dict[str, Path]:
-    """Write every registered fixture snapshot under out/hub and the tiny model under out/tiny-xlmr.
+    """Write every registered fixture under out/hub (snapshots) and out/local (raw file layouts), and the
+    tiny model under out/tiny-xlmr; returns the paths written ("hub", "local" if any, "model").
 
     Fixture writers are entry points of the group `xstilts.fixtures`: fn(hub_root) -> texts written.
     """
@@ -141,6 +153,8 @@ def write_world(out: Path, with_model: bool = True) -> dict[str, Path]:
     for ep in sorted(entry_points(group=FIXTURES_GROUP), key=lambda e: e.name):
         corpus += ep.load()(hub)
     paths = {"hub": hub}
+    if local_root(hub).is_dir():
+        paths["local"] = local_root(hub)
     if with_model:
         paths["model"] = build_tiny_model(out / TINY_MODEL_DIR, corpus)
     return paths
