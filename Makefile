@@ -11,7 +11,18 @@ IMAGE ?= xstilts:latest
 # The tiny offline model is faster on one thread; big models on a GPU box are unaffected (set it yourself).
 TINY_ENV := OMP_NUM_THREADS=1 HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 XSTILTS_OFFLINE=$(OFFLINE)
 
-.PHONY: help venv demo test test-fast lint bench image reproduce clean
+# The rehearsal: experiments/paper.yaml itself, every arm, target and language, one seed, on generated data
+# and the tiny model (only the overrides below differ from the real grid).
+REHEARSAL ?= .xstilts/rehearsal
+REHEARSAL_SET := --set model=$(REHEARSAL)/tiny-xlmr --set 'seeds=[1]' \
+	--set data.snapshot_root=$(REHEARSAL)/hub \
+	--set data.data_dirs.ccg=$(REHEARSAL)/local/ccgbank \
+	--set data.data_dirs.bucc2018=$(REHEARSAL)/local/bucc2018 \
+	--set hparams.lr=1.0e-3 --set hparams.max_steps=6 --set hparams.batch_size=8 --set hparams.max_seq_length=64 \
+	--set hparams.eval_examples=16 --set hparams.eval_batch_size=32 \
+	--set arms.mlm.settings.max_sentences=8
+
+.PHONY: help venv demo test test-fast lint bench image reproduce rehearse clean
 
 help:
 	@echo "make demo       install, run the offline smoke experiment, write reports/"
@@ -19,6 +30,7 @@ help:
 	@echo "make lint       ruff"
 	@echo "make bench      speed/memory benchmarks (prints ratios)"
 	@echo "make image      build the pinned CUDA container (BASE=... to override the base image)"
+	@echo "make rehearse   run experiments/paper.yaml offline (tiny model, generated data) -> reports/rehearsal"
 	@echo "make reproduce  run experiments/paper.yaml (needs GPUs, the models and the data)"
 
 $(BIN)/xstilts: pyproject.toml
@@ -62,5 +74,11 @@ reproduce: venv
 	$(BIN)/xstilts run experiments/paper.yaml --output $(RUNS)/paper
 	$(BIN)/xstilts leaderboard $(RUNS)/paper --out reports/paper
 
+rehearse: venv
+	$(TINY_ENV) $(BIN)/xstilts fixtures $(REHEARSAL)
+	$(TINY_ENV) TRANSLATE_TRAIN_DIR=$(REHEARSAL)/local/translate-train $(BIN)/xstilts run experiments/paper.yaml \
+		--output $(RUNS)/rehearsal $(REHEARSAL_SET)
+	$(TINY_ENV) $(BIN)/xstilts leaderboard $(RUNS)/rehearsal --out reports/rehearsal --require-complete
+
 clean:
-	rm -rf $(RUNS)/smoke $(OFFLINE) reports/leaderboard.*
+	rm -rf $(RUNS)/smoke $(RUNS)/rehearsal $(OFFLINE) $(REHEARSAL) reports/leaderboard.* reports/rehearsal

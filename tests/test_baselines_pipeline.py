@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 from conftest import TINY_HPARAMS, write_experiment
 
+from tasks.fixtures.facebook_xnli import SIZES as XNLI_MT
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -65,7 +67,7 @@ def test_baseline_arms_run_and_report(tmp_path, offline_world, xstilts):
     assert not _keys(runs, "intermediate", "translate-train")
     _, stage = _metrics(runs, "target", "translate-train")
     rows = {(d["language"], d.get("repo")): d["rows"] for d in stage["data"] if d["split"] == "train"}
-    assert rows[("de", "facebook/xnli")] == rows[("ru", "facebook/xnli")] == 160
+    assert rows[("de", "facebook/xnli")] == rows[("ru", "facebook/xnli")] == XNLI_MT["train"]
     code, out, err = xstilts("leaderboard", runs, "--out", reports)
     assert code == 0, err
     board = json.loads((reports / "leaderboard.json").read_text())
@@ -77,7 +79,7 @@ def test_baseline_arms_run_and_report(tmp_path, offline_world, xstilts):
 def test_paper_experiment_validates_with_estimate(xstilts):
     code, out, err = xstilts("validate", ROOT / "experiments" / "paper.yaml")
     assert code == 0, err
-    assert "13 arms x 9 targets x 3 seeds" in out
+    assert "15 arms x 9 targets x 3 seeds" in out
     code, out, err = xstilts("run", ROOT / "experiments" / "paper.yaml", "--dry-run", env={"COLUMNS": "200"})
     assert code == 0, err
     assert "GPU-hours" in out and "intermediate" in out
