@@ -7,9 +7,8 @@ FROM ${BASE}
 ARG DEBIAN_FRONTEND=noninteractive
 # Extra pip options, e.g. "--find-links /wheels" for an offline build or a CPU-only torch index.
 ARG PIP_OPTIONS=""
-# gcc, libc6-dev: build the CPU mining kernel (harness/retrieval/screen_kernel.c) on first use.
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends python3 python3-venv python3-pip git ca-certificates gcc libc6-dev \
+    && apt-get install -y --no-install-recommends python3 python3-venv python3-pip git ca-certificates \
     && rm -rf /var/lib/apt/lists/*
 
 RUN useradd --create-home --uid 1000 xstilts

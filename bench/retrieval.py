@@ -4,15 +4,12 @@
 
 Data: clustered Gaussian embeddings (64 centres) with a planted parallel structure: 60% of the targets
 are noisy copies of sources (shuffled), the rest are unrelated points from the same clusters.
-Reports (1) identity of pairs and scores with the reference, and speed ratios end to end, for each
-knn_backend in BACKENDS (the default float32 pass, and the opt-in screen: int8/bfloat16 on AMX, int7/int16
-on AVX2), then for the kNN stage (the reference's two FAISS searches against the harness's one-pass
-`knn_both`, with identity of the neighbours) and for the part after kNN (scoring + retrieval), and, on
-AVX2 builds of the screen, the ceiling that this CPU's multiply rate puts on any pass over the whole
-similarity matrix (a probe of the kernel's products on cache-resident data, this run); (2) peak RSS (VmHWM) of a fresh
-process that only builds the data and mines, against 1.5x the two matrices + 256 MiB; (3) recall@1 and
-speed of the approximate
-index against exact search on a pool of --approx-n rows.
+Reports (1) identity of pairs and scores with the reference, and the speed ratio end to end, of the
+default CPU path (one joint float32 pass, `knn_both`), then for the kNN stage (the reference's two FAISS
+searches against `knn_both`, with identity of the neighbours) and for the part after kNN (scoring +
+retrieval); (2) peak RSS (VmHWM) of a fresh process that only builds the data and mines, against 1.5x the
+two matrices + 256 MiB; (3) recall@1 and speed of the approximate index against exact search on a pool of
+--approx-n rows.
 """
 
 from __future__ import annotations
@@ -28,9 +25,6 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-
-
-BACKENDS = ("auto", "screened")  # the default joint float32 pass; the int8/bfloat16 screen (opt-in)
 
 
 def make_data(n: int, d: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -126,7 +120,7 @@ def child(args: argparse.Namespace) -> None:
     x, y = make_data(args.n, args.d)
     rss_data = vmhwm_mib()
     t0 = time.perf_counter()
-    src, trg, score = mine_bitext(x, y, k=4, margin="ratio", mode="max", use_gpu=False, knn_backend=args.backend)
+    src, trg, score = mine_bitext(x, y, k=4, margin="ratio", mode="max", use_gpu=False)
     seconds = time.perf_counter() - t0
     np.savez(args.out, src=src, trg=trg, score=score)
     print(json.dumps({"seconds": seconds, "hwm_mib": vmhwm_mib(), "hwm_after_data_mib": rss_data}))
@@ -170,57 +164,23 @@ def compare_knn(x: np.ndarray, y: np.ndarray, knn_out: tuple, ref_seconds: float
     )
 
 
-def product_ceiling(d: int) -> str:
-    """The best ratio any single pass over all pairs could reach against the reference's two FAISS searches,
-    at the screen's product rate: 2 x (product rate / FAISS's rate), each pair of rates measured back to back
-    (a shared machine's speed varies, their ratio much less), the best of 5 pairs (an upper bound)."""
-    import faiss
-
-    from harness.retrieval import kernel, screen
-
-    lib = kernel.load()
-    if lib is None or lib.screen_isa() != 1:
-        return "product ceiling: no probe for this build of the screen (AVX2 builds only)"
-    threads = screen._threads()
-    rng = np.random.default_rng(0)
-    q, b = rng.standard_normal((4096, d), dtype=np.float32), rng.standard_normal((8192, d), dtype=np.float32)
-    parts = []
-    for precision in screen.ISA_PRECISIONS[1]:
-        ratios = []
-        for _ in range(5):
-            t0 = time.perf_counter()
-            faiss.knn(q, b, 4, metric=faiss.METRIC_INNER_PRODUCT)
-            faiss_rate = q.shape[0] * b.shape[0] * d / (time.perf_counter() - t0)
-            rate = lib.probe_products(screen._CODES[precision], threads, 40000)
-            ratios.append((rate / faiss_rate, rate, faiss_rate))
-        best, rate, faiss_rate = max(ratios)
-        parts.append(f"{precision} {rate / 1e9:.0f} GMAC/s vs FAISS {faiss_rate / 1e9:.0f} GMAC/s -> ceiling "
-                     f"{2 * best:.1f}x (median {2 * sorted(r for r, _, _ in ratios)[2]:.1f}x)")
-    head = f"product ceiling ({threads} threads, cache-resident probe, best of 5 back-to-back pairs): "
-    return head + "; ".join(parts)
-
-
 def bench_mining(n: int, d: int, ref_n: int | None) -> None:
     from harness.retrieval.mining import mine_bitext, mine_from_knn
 
     matrices_mib = 2 * n * d * 4 / 2**20
     budget = 1.5 * matrices_mib + 256
-    runs = {}
-    for backend in BACKENDS:
-        with tempfile.TemporaryDirectory() as tmp:
-            out = os.path.join(tmp, "mined.npz")
-            cmd = [sys.executable, __file__, "--child", "--n", str(n), "--d", str(d), "--out", out,
-                   "--backend", backend]
-            result = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout)
-            mined = np.load(out)
-            runs[backend] = (result, (mined["src"], mined["trg"], mined["score"]))
-        print(f"mine_bitext  n={n} d={d} k=4 ratio/max, exact, CPU, knn_backend={backend}: {result['seconds']:.2f} s")
-        print(
-            f"  peak RSS (VmHWM, fresh process) {result['hwm_mib']:.0f} MiB vs budget 1.5 x {matrices_mib:.0f} "
-            f"MiB + 256 MiB = {budget:.0f} MiB -> {'OK' if result['hwm_mib'] < budget else 'OVER'} "
-            f"(after building the data: {result['hwm_after_data_mib']:.0f} MiB)"
-        )
-    result, mine = runs["auto"]
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "mined.npz")
+        cmd = [sys.executable, __file__, "--child", "--n", str(n), "--d", str(d), "--out", out]
+        result = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout)
+        mined = np.load(out)
+        mine = (mined["src"], mined["trg"], mined["score"])
+    print(f"mine_bitext  n={n} d={d} k=4 ratio/max, exact, CPU (joint pass): {result['seconds']:.2f} s")
+    print(
+        f"  peak RSS (VmHWM, fresh process) {result['hwm_mib']:.0f} MiB vs budget 1.5 x {matrices_mib:.0f} "
+        f"MiB + 256 MiB = {budget:.0f} MiB -> {'OK' if result['hwm_mib'] < budget else 'OVER'} "
+        f"(after building the data: {result['hwm_after_data_mib']:.0f} MiB)"
+    )
     x, y = make_data(n, d)
     if ref_n is None or ref_n >= n:
         ref, times, knn_out = reference_mine(x, y)
@@ -228,15 +188,9 @@ def bench_mining(n: int, d: int, ref_n: int | None) -> None:
             f"reference (LASER loop) n={n}: {times['total']:.2f} s "
             f"(kNN {times['knn']:.2f} s, scoring+max {times['score_retrieve']:.2f} s)"
         )
-        for backend, (result, mine) in runs.items():
-            print(f"knn_backend={backend}: " + compare(mine, ref))
-            print(
-                f"knn_backend={backend}: speed ratio end to end (reference / mine_bitext): "
-                f"{times['total'] / result['seconds']:.2f}x"
-            )
-        result, mine = runs["auto"]
+        print(compare(mine, ref))
+        print(f"speed ratio end to end (reference / mine_bitext): {times['total'] / result['seconds']:.2f}x")
         print(compare_knn(x, y, knn_out, times["knn"]))
-        print(product_ceiling(d))
     else:
         xs, ys = x[:ref_n], y[:ref_n]
         ref, times, knn_out = reference_mine(xs, ys)
@@ -297,7 +251,6 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="n=5000, approx-n=20000 (a smoke run)")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--out", help=argparse.SUPPRESS)
-    parser.add_argument("--backend", default="auto", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         child(args)

@@ -2,7 +2,7 @@
 
 Algorithm (LASER `source/mine_bitexts.py`, mode "mine"; XTREME `third_party/utils_retrieve.py`):
 1. De-duplicate each side's sentences and embed each unique text once (`dedup_sentences`).
-2. L2-normalise; exact cosine kNN both ways: NN_k(x) among y, NN_k(y) among x. On CPU with
+2. L2-normalise; cosine kNN both ways: NN_k(x) among y, NN_k(y) among x. On CPU with
    index="exact" (knn_backend "auto"), `search.knn_both` computes each tile of the similarity matrix
    once and takes the top-k along both axes (half the flops of two FAISS searches, same neighbours and
    float32 cosines; exactly tied neighbours may be listed in another order, see `knn_both`); on GPU,
@@ -33,7 +33,6 @@ from harness.errors import UserError
 from harness.retrieval.search import (
     IndexKind,
     check_embeddings,
-    check_joint_options,
     knn,
     knn_both,
     resolve_gpu,
@@ -43,8 +42,8 @@ Margin = Literal["ratio", "distance", "absolute"]
 Mode = Literal["max", "fwd", "bwd", "intersect"]
 MARGINS = ("ratio", "distance", "absolute")
 MODES = ("max", "fwd", "bwd", "intersect")
-KnnBackend = Literal["auto", "joint", "screened", "faiss"]
-KNN_BACKENDS = ("auto", "joint", "screened", "faiss")
+KnnBackend = Literal["auto", "joint", "faiss"]
+KNN_BACKENDS = ("auto", "joint", "faiss")
 
 
 def mine_bitext(
@@ -66,17 +65,12 @@ def mine_bitext(
     Returns (src_index int64, trg_index int64, score float64), sorted by descending score (stable).
     The inputs are not modified. Raises UserError for bad input, options, or k above either pool size.
     `knn_backend`: "auto" = `knn_both` (one pass, CPU) for index="exact" without a GPU, else FAISS;
-    "faiss" forces the two FAISS searches; "joint" forces `knn_both` (index="exact" only; runs on CPU);
-    "screened" = `screen.knn_both_screened` (exact; an int8/bfloat16 screen on CPUs with AMX, int7/int16 on
-    CPUs with AVX2; cosines in float64 rounded to float32, so the last bits and the order of neighbours
-    within ~1e-6 of each other can differ from FAISS's float32 sums, as FAISS's own x->y and y->x searches
-    can differ from each other), falling back to `knn_both` where the screen is out.
-    For the joint pass `chunk_size` is rows of each side per similarity tile (default 4096); for the
-    screened pass, rows of x per chunk kept in cache.
+    "faiss" forces the two FAISS searches; "joint" forces `knn_both` (index="exact" only; runs on CPU).
+    For the joint pass `chunk_size` is rows of each side per similarity tile (default 4096).
     """
     if knn_backend not in KNN_BACKENDS:
         raise UserError(f"knn_backend: expected one of {', '.join(KNN_BACKENDS)}, got {knn_backend!r}")
-    if knn_backend in ("joint", "screened") and index != "exact":
+    if knn_backend == "joint" and index != "exact":
         raise UserError(f"knn_backend={knn_backend!r} computes exact neighbours; it cannot use index={index!r}")
     if margin not in MARGINS:
         raise UserError(f"margin: expected one of {', '.join(MARGINS)}, got {margin!r}")
@@ -88,14 +82,6 @@ def mine_bitext(
         if isinstance(k, (int, np.integer)) and k > pool.shape[0]:
             raise UserError(f"k={k} is larger than the {side} pool of {pool.shape[0]} sentences; lower k")
     gpu = resolve_gpu(use_gpu)
-    if knn_backend == "screened":
-        from harness.retrieval.screen import knn_both_screened
-
-        k_rows, block = check_joint_options(x, y, k, chunk_size)
-        both = knn_both_screened(x, y, k_rows, chunk=block)
-        if both is not None:
-            return mine_from_knn(both[:2], both[2:], margin=margin, mode=mode, threshold=threshold)
-        knn_backend = "joint"
     if knn_backend == "joint" or (knn_backend == "auto" and index == "exact" and not gpu):
         x2y_sim, x2y_ind, y2x_sim, y2x_ind = knn_both(x, y, k, chunk_size=chunk_size, check=False)
         return mine_from_knn(

@@ -134,9 +134,12 @@ def nearest_neighbour(
     chunk_size: int | None = None,
     use_gpu: bool | str = "auto",
     index: IndexKind = "exact",
+    nprobe: int | None = None,
+    ef_search: int | None = None,
 ) -> np.ndarray:
     """Index (int64 [nq]) of each query's most cosine-similar pool row (top-1 retrieval)."""
-    _, ids = knn(queries, pool, 1, index=index, chunk_size=chunk_size, use_gpu=use_gpu)
+    _, ids = knn(queries, pool, 1, index=index, chunk_size=chunk_size, use_gpu=use_gpu, nprobe=nprobe,
+                 ef_search=ef_search)
     return ids[:, 0]
 
 
@@ -257,9 +260,8 @@ def knn_both(
     one search (across `knn` chunks, earlier chunk first). So the two paths may list exactly tied
     neighbours in another order, or keep another one of several neighbours tied at the k-th place, and
     nothing else. The similarities are float32 sgemm sums of the same normalised rows as FAISS's, but not
-    always the same bits: OpenBLAS's result for a pair can depend on the call's shape and on the CPU's
-    kernel (on an AMD Zen 3, FAISS's own x->y and y->x searches disagree in the last bit on ~6% of pairs,
-    and numpy's BLAS on a 4096 x 4096 tile differs from FAISS's 1024-column calls), and FAISS takes a SIMD
+    always the same bits: the BLAS result for a pair can depend on the call's shape and on the CPU's
+    kernel (FAISS's own x->y and y->x searches can disagree in the last bit), and FAISS takes a SIMD
     loop instead of BLAS for small query sets. Neighbours whose cosines lie within that rounding (~1e-7)
     of each other can therefore be listed in another order, here as between any two float32 searches.
     """
