@@ -6,8 +6,8 @@ changes it. Modules are located with `importlib.util.find_spec` on the top-level
 never imported, so planning stays free of torch. A stage's code is the union of module closures
 (`import`/`from` statements anywhere in a module, followed within chosen top-level packages):
 
-- the engine: harness modules reachable from `ENGINE_ROOTS`, the kinds' and metrics' modules and the
-  baseline plugin (whose own package is followed too), minus `NOT_ENGINE`;
+- the engine: harness modules reachable from `ENGINE_ROOTS`, the kinds' and metrics' modules (from their
+  entry points) and the baseline plugin (a plugin's own package is followed too), minus `NOT_ENGINE`;
 - each task: the module holding its TaskSpec (from its entry point), the modules of every "module:function"
   string in the spec or its settings, each followed within its own top-level package, plus the spec's content.
 
@@ -274,15 +274,13 @@ def task_fingerprint(spec: Any, settings: Mapping[str, Any] | None = None) -> st
 
 
 def kind_module(kind: str) -> str | None:
-    from harness.kinds import KINDS
-
-    return KINDS[kind].partition(":")[0] if kind in KINDS else None
+    """The module of the kind registered as `kind` (None when unknown), from its entry point."""
+    return plugin_module("kind", kind)
 
 
 def metric_module(metric: str) -> str | None:
-    from harness.metrics import METRICS
-
-    return METRICS[metric].partition(":")[0] if metric in METRICS else None
+    """The module of the metric registered as `metric` (None when unknown), from its entry point."""
+    return plugin_module("metric", metric)
 
 
 def fingerprint(code: Mapping[str, Any]) -> str:
@@ -296,6 +294,9 @@ def stage_code(tasks: Iterable[tuple[Any, Mapping[str, Any]]], baseline: str | N
     tasks = list(tasks)
     roots = [m for spec, _ in tasks for m in (kind_module(spec.kind), metric_module(spec.metric)) if m]
     modules = dict(engine_modules(roots))
+    for module in dict.fromkeys(roots):  # a third-party kind or metric: its own package too
+        if module.partition(".")[0] != ENGINE_PACKAGE:
+            modules.update(code_modules(module))
     if baseline and (module := plugin_module("baseline", baseline)):
         modules.update(code_modules(module))
     specs: dict[str, str] = {}

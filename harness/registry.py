@@ -1,4 +1,5 @@
-"""Plugin registry: tasks, suites, baselines and executors come from installed entry points, lazily.
+"""Plugin registry: tasks, suites, kinds, metrics, baselines and executors come from installed entry points,
+lazily.
 
 Built-in plugins are registered in pyproject.toml exactly as a third-party package would register its
 own, so `pip install my-xstilts-tasks` adds tasks without touching this repository. Nothing is imported
@@ -16,6 +17,8 @@ from harness.errors import UserError, did_you_mean
 GROUPS = {
     "task": "xstilts.tasks",
     "suite": "xstilts.suites",
+    "kind": "xstilts.kinds",
+    "metric": "xstilts.metrics",
     "baseline": "xstilts.baselines",
     "executor": "xstilts.executors",
     "reference": "xstilts.references",
@@ -36,7 +39,7 @@ def entry_point(what: str, name: str) -> EntryPoint | None:
 
 
 def names(what: str) -> list[str]:
-    """Sorted names registered for `what` ("task", "suite", "baseline", "executor"), without importing."""
+    """Sorted names registered for `what` (a key of `GROUPS`: "task", "kind", ...), without importing."""
     return sorted(_entry_points(GROUPS[what]))
 
 
@@ -54,7 +57,8 @@ def get(what: str, name: str) -> Any:
         for other in eps:
             if name in getattr(_load(what, other), "aliases", ()):
                 return _load(what, other)
-    raise UserError(f"unknown {what} '{name}'{did_you_mean(name, list(eps))}; `xstilts tasks` lists them")
+    hint = "`xstilts tasks` lists them" if what == "task" else f"register it in the entry point group {GROUPS[what]}"
+    raise UserError(f"unknown {what} '{name}'{did_you_mean(name, list(eps))}; {hint}")
 
 
 def task(name: str):

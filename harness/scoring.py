@@ -1,7 +1,8 @@
 """The pure scorer: XTREME submission folders -> per-language metrics and aggregated scores.
 
 Layout (google-research/xtreme README): one folder per task (`spec.submission.folder`) holding
-`test-{lang}.{ext}` for every language of the task. Aggregation follows XTREME's `evaluate.py`:
+`test-{lang}.{ext}` for every language of the task, read and checked by the task's kind (which owns
+the format) and scored by the task's metric, both plugins. Aggregation follows XTREME's `evaluate.py`:
 per metric the plain mean over the task's languages; the task score is the mean of its `score_metrics`
 ((EM + F1) / 2 for QA); a group score only when all its tasks are present; the suite score only when
 every task is present, otherwise null: never an average over whatever happens to exist.
@@ -9,14 +10,13 @@ every task is present, otherwise null: never an average over whatever happens to
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from harness.errors import UserError
-from harness.metrics import metric as metric_fn
-from harness.metrics.qa import read_squad_gold
+from harness.kinds import get_kind
+from harness.metrics import metric
 from harness.spec import Suite, TaskSpec
 
 Metrics = dict[str, float]
@@ -53,7 +53,8 @@ def task_score(
     return sum(means[m] for m in score_metrics) / len(score_metrics)
 
 
-def _mean_if_complete(values: Sequence[float | None]) -> float | None:
+def strict_mean(values: Sequence[float | None]) -> float | None:
+    """The plain mean; None when `values` is empty or any value is missing (never a mean of what exists)."""
     if not values or any(v is None for v in values):
         return None
     return sum(v for v in values if v is not None) / len(values)
@@ -62,182 +63,31 @@ def _mean_if_complete(values: Sequence[float | None]) -> float | None:
 def aggregate_suite(suite: Suite, task_scores: Mapping[str, float | None]) -> dict[str, Any]:
     """{"score": overall or None, "groups": {group: score or None}} from task name -> task score."""
     groups = {
-        group: _mean_if_complete([task_scores.get(t) for t in tasks]) for group, tasks in suite.groups.items()
+        group: strict_mean([task_scores.get(t) for t in tasks]) for group, tasks in suite.groups.items()
     }
     if suite.overall == "mean_of_tasks":
-        score = _mean_if_complete([task_scores.get(t) for t in suite.tasks])
+        score = strict_mean([task_scores.get(t) for t in suite.tasks])
     elif suite.overall == "mean_of_groups":
-        score = _mean_if_complete(list(groups.values()))
+        score = strict_mean(list(groups.values()))
     else:
         raise ValueError(f"suite {suite.name}: unknown overall rule {suite.overall!r}")
     return {"score": score, "groups": groups}
 
 
-# ---------------------------------------------------------------- submission files
-
-
-def _lines(path: Path) -> list[str]:
-    """Stripped lines, as evaluate.py reads them; trailing blank lines are dropped."""
-    try:
-        lines = [line.strip() for line in path.read_text(encoding="utf-8").splitlines()]
-    except UnicodeDecodeError as exc:
-        raise UserError(f"{path}: not UTF-8 text ({exc.reason}); save the file as UTF-8") from None
-    while lines and not lines[-1]:
-        lines.pop()
-    return lines
-
-
-def read_labels(path: Path) -> tuple[list[str], list[int]]:
-    """One label (or integer index) per line; returns the labels and their line numbers."""
-    lines = _lines(path)
-    return lines, list(range(1, len(lines) + 1))
-
-
-def read_tags(path: Path) -> tuple[list[list[str]], list[int]]:
-    """One tag per line, a blank line after each sentence; returns sentences and their first line numbers."""
-    sentences: list[list[str]] = []
-    starts: list[int] = []
-    current: list[str] = []
-    start = 1
-    for number, line in enumerate(_lines(path), start=1):
-        if line:
-            current.append(line)
-        else:
-            sentences.append(current)
-            starts.append(start)
-            current = []
-            start = number + 1
-            continue
-    if current:
-        sentences.append(current)
-        starts.append(start)
-    return sentences, starts
-
-
-def read_pairs(path: Path) -> tuple[list[tuple[str, str]], list[int]]:
-    """BUCC lines `src_id<TAB>trg_id`; blank lines are skipped, any other shape is an error."""
-    pairs: list[tuple[str, str]] = []
-    numbers: list[int] = []
-    for number, line in enumerate(_lines(path), start=1):
-        if not line:
-            continue
-        fields = line.split("\t")
-        if len(fields) != 2 or not all(f.strip() for f in fields):
-            raise UserError(
-                f"{path}:{number}: malformed line {line[:60]!r}; write one 'src_id<TAB>trg_id' pair per line"
-            )
-        pairs.append((fields[0].strip(), fields[1].strip()))
-        numbers.append(number)
-    return pairs, numbers
-
-
-def _json(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise UserError(f"{path}:{exc.lineno}: not valid JSON ({exc.msg}); write one JSON object") from None
-    except UnicodeDecodeError as exc:
-        raise UserError(f"{path}: not UTF-8 text ({exc.reason}); save the file as UTF-8") from None
-
-
-def read_qa_predictions(path: Path) -> dict[str, str]:
-    """A JSON object {question_id: answer_text}."""
-    obj = _json(path)
-    if not isinstance(obj, dict) or not all(isinstance(v, str) for v in obj.values()):
-        raise UserError(f"{path}:1: expected a JSON object {{question_id: answer_text}} with string answers")
-    return obj
-
-
-def read_qa_gold(path: Path) -> dict[str, list[str]]:
-    """SQuAD-format gold: {"data": [{"paragraphs": [{"qas": [{"id", "answers": [{"text"}]}]}]}]}."""
-    try:
-        return read_squad_gold(_json(path))
-    except (KeyError, TypeError, ValueError) as exc:
-        raise UserError(
-            f"{path}:1: not SQuAD-format JSON ({type(exc).__name__}: {exc}); expected "
-            '{"data": [{"paragraphs": [{"qas": [{"id": ..., "answers": [{"text": ...}]}]}]}]}'
-        ) from None
-
-
 # ---------------------------------------------------------------- one language of one task
 
 
-def _check_count(path: Path, line: int, what: str, got: int, want: int) -> None:
-    if got != want:
-        raise UserError(
-            f"{path}:{line}: {got} {what} for {want} in the gold file; write exactly one per gold item, "
-            "in the gold order"
-        )
-
-
-def _check_labels(path: Path, labels: Sequence[str], numbers: Sequence[int], known: Sequence[str]) -> None:
-    allowed = set(known)
-    for label, number in zip(labels, numbers, strict=True):
-        if label not in allowed:
-            raise UserError(
-                f"{path}:{number}: unknown label {label!r}; expected one of {', '.join(known)}"
-            )
-
-
-def _score_labels(spec: TaskSpec, pred: Path, gold: Path, lang: str) -> Metrics:
-    p, p_lines = read_labels(pred)
-    g, g_lines = read_labels(gold)
-    _check_count(pred, min(len(p), len(g)) + 1, "lines", len(p), len(g))
-    if spec.labels:
-        _check_labels(gold, g, g_lines, spec.labels)
-        _check_labels(pred, p, p_lines, spec.labels)
-    return metric_fn(spec.metric)(g, p, lang)
-
-
-def _score_tags(spec: TaskSpec, pred: Path, gold: Path, lang: str) -> Metrics:
-    p, p_starts = read_tags(pred)
-    g, g_starts = read_tags(gold)
-    if len(p) > len(g):
-        _check_count(pred, p_starts[len(g)], "sentences", len(p), len(g))
-    end = p_starts[-1] + len(p[-1]) if p else 1
-    _check_count(pred, end, "sentences", len(p), len(g))
-    for n, (ps, gs) in enumerate(zip(p, g, strict=True)):
-        if len(ps) != len(gs):
-            raise UserError(
-                f"{pred}:{p_starts[n]}: sentence {n + 1} has {len(ps)} tags, the gold sentence "
-                f"({gold}:{g_starts[n]}) has {len(gs)}; write one tag per gold token"
-            )
-        if spec.labels:
-            for path, tags, first in ((gold, gs, g_starts[n]), (pred, ps, p_starts[n])):
-                _check_labels(path, tags, range(first, first + len(tags)), spec.labels)
-    return metric_fn(spec.metric)(g, p, lang)
-
-
-def _score_pairs(spec: TaskSpec, pred: Path, gold: Path, lang: str) -> Metrics:
-    return metric_fn(spec.metric)(read_pairs(gold)[0], read_pairs(pred)[0], lang)
-
-
-def _score_qa(spec: TaskSpec, pred: Path, gold: Path, lang: str) -> Metrics:
-    g = read_qa_gold(gold)
-    p = read_qa_predictions(pred)
-    missing = [qid for qid in g if qid not in p]
-    if missing:
-        raise UserError(
-            f"{pred}:1: no answer for {len(missing)} of {len(g)} gold question ids (first: {missing[0]!r}); "
-            "write an answer (possibly \"\") for every question"
-        )
+def score_language(spec: TaskSpec, pred: Path, gold: Path, lang: str) -> Metrics:
+    """Metrics of one language file against its gold file: the task's kind reads and checks both files
+    (its submission format), the task's metric scores them."""
+    kind = get_kind(spec.kind)
+    g = kind.read_gold(gold, spec)
+    p = kind.read_submission(pred, spec)
+    kind.check_submission(spec, p, g)
     try:
-        return metric_fn(spec.metric)(g, p, lang)
+        return metric(spec.metric)(g.items, p.items, lang)
     except ValueError as exc:
         raise UserError(f"{pred}: {exc}") from None
-
-
-_BY_METRIC: dict[str, Callable[[TaskSpec, Path, Path, str], Metrics]] = {
-    "seqeval_2020": _score_tags,
-    "bucc_f1": _score_pairs,
-    "squad": _score_qa,
-    "mlqa": _score_qa,
-}
-
-
-def score_language(spec: TaskSpec, pred: Path, gold: Path, lang: str) -> Metrics:
-    """Metrics of one language file against its gold file (the reader follows the task's metric)."""
-    return _BY_METRIC.get(spec.metric, _score_labels)(spec, pred, gold, lang)
 
 
 # ---------------------------------------------------------------- whole submission

@@ -113,11 +113,12 @@ class TaskSpec:
     name: str
     """Registry name, lower case, e.g. "xnli"."""
     kind: str
-    """Kind name: classification, multiple_choice, tagging, span_qa, retrieval, mlm."""
+    """Kind name registered in the entry point group `xstilts.kinds`: classification, multiple_choice, tagging,
+    span_qa, retrieval, mlm, or a plugin's."""
     description: str
     """One line shown by `xstilts tasks`."""
     metric: str
-    """Metric function name in `harness.metrics.METRICS`, e.g. "accuracy", "squad", "seqeval_2020"."""
+    """Metric name registered in the entry point group `xstilts.metrics`, e.g. "accuracy", "squad"."""
     score_metrics: tuple[str, ...]
     """Metric names averaged into the task score, e.g. ("accuracy",) or ("exact_match", "f1")."""
     languages: tuple[str, ...] = ("en",)

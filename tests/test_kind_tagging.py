@@ -12,7 +12,6 @@ from harness.hparams import Hparams
 from harness.kinds import get_kind
 from harness.kinds.tagging import IGNORE, windows, word_pieces
 from harness.metrics import metric
-from harness.scoring import read_tags
 
 
 @pytest.fixture(scope="module")
@@ -88,4 +87,5 @@ def test_predictions_layout_round_trips(tmp_path):
     predictions = [["B-PER", "O"], ["O"], ["B-LOC", "I-LOC", "O"]]
     kind.write_predictions(tmp_path / "test-en.tsv", predictions)
     assert (tmp_path / "test-en.tsv").read_text() == "B-PER\nO\n\nO\n\nB-LOC\nI-LOC\nO\n\n"
-    assert read_tags(tmp_path / "test-en.tsv")[0] == predictions
+    read = kind.read_submission(tmp_path / "test-en.tsv", registry.task("panx"))
+    assert read.items == predictions and read.lines == [1, 4, 6]

@@ -40,3 +40,17 @@ def test_third_party_task_registers_through_an_entry_point(tmp_path, monkeypatch
         assert "my_tasks.sentiment" not in sys.modules  # lazy: listing names imports nothing
         spec = registry.task("toy_sentiment")
         assert spec.labels == ("neg", "pos")
+
+
+def test_builtin_kinds_and_metrics_are_entry_points():
+    from harness.kinds import kind_class
+    from harness.kinds.base import Kind
+    from harness.metrics import metric
+
+    builtin = {"classification", "multiple_choice", "tagging", "span_qa", "retrieval", "mlm"}
+    assert builtin <= set(registry.names("kind"))
+    for spec in registry.all_tasks():  # every task's kind and metric resolve by name
+        assert issubclass(kind_class(spec.kind), Kind), spec.name
+        assert callable(metric(spec.metric)), spec.name
+    with pytest.raises(UserError, match="unknown metric 'acuracy' \\(did you mean 'accuracy'\\?\\); register it"):
+        metric("acuracy")

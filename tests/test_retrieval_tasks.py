@@ -15,11 +15,13 @@ from harness.errors import UserError
 from harness.hparams import Hparams
 from harness.kinds import get_kind, kind_trains
 from harness.kinds.retrieval import _ids_and_gold
+from harness.retrieval import search
 from tasks.fixtures.xtreme_retrieval import TATOEBA_ROWS, write_bucc_release, write_laser_tatoeba
 from tasks.xtreme.bucc2018 import read_release
 from tasks.xtreme.tatoeba import read_laser
 
 HP = Hparams(max_seq_length=48, eval_batch_size=16)
+_REAL_BUILD = search._build_approx
 
 
 @pytest.fixture(scope="module")
@@ -139,6 +141,27 @@ def test_layer_defaults_and_checks(tiny):
         kind.resolve_settings(model, spec, {"pooling": "max"})
 
 
+@pytest.mark.parametrize("settings, message", [
+    ({"index": "lsh"}, "setting index: expected one of exact, ivf, hnsw"),
+    ({"index": "ivf", "nprobe": 0}, "setting nprobe: expected a positive integer"),
+    ({"index": "hnsw", "ef_search": "64"}, "setting ef_search: expected a positive integer"),
+    ({"method": "mine", "index": "ivf", "knn_backend": "joint"}, "'joint' computes exact neighbours"),
+])
+def test_index_settings_are_checked(tiny, settings, message):
+    model, _ = tiny
+    with pytest.raises(UserError, match=message):
+        get_kind("retrieval").resolve_settings(model, registry.task("tatoeba"), settings)
+
+
+def test_only_the_chosen_index_options_are_recorded(tiny):
+    model, _ = tiny
+    kind, spec = get_kind("retrieval"), registry.task("tatoeba")
+    exact = kind.resolve_settings(model, spec, {})
+    assert exact["index"] == "exact" and not {"nprobe", "ef_search"} & set(exact)
+    ivf = kind.resolve_settings(model, spec, {"index": "ivf", "nprobe": 8, "ef_search": 64})
+    assert (ivf["index"], ivf["nprobe"]) == ("ivf", 8) and "ef_search" not in ivf
+
+
 def test_dev_threshold_is_applied_unchanged_to_test(tiny, bucc_dir):
     from harness.evaluation import evaluate_task
     from harness.retrieval.threshold import apply_threshold, best_threshold
@@ -221,6 +244,53 @@ def test_xstilts_evaluate_k_above_pool_exits_2(monkeypatch, capsys, offline_worl
     assert code == 2 and "k=50 is larger than" in stderr
 
 
+def _cli(monkeypatch, capsys, *args) -> tuple[int, str, str]:
+    """Run the console entry point in-process: (exit code, stdout, stderr)."""
+    import sys
+
+    from harness.cli.main import main
+
+    monkeypatch.setattr(sys, "argv", ["xstilts", *map(str, args)])
+    try:
+        main()
+        code = 0
+    except SystemExit as exit_info:
+        code = exit_info.code
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_xstilts_evaluate_approximate_index(monkeypatch, capsys, offline_world, tmp_path):
+    """--index/--ef-search reach the search and are recorded; on a pool this small HNSW finds the exact pairs."""
+    write_bucc_release(tmp_path, "de", "sample", 12, 6, seed=3)
+    args = ["evaluate", "bucc2018", "--model", offline_world["model"], "--data-dir", tmp_path, "--languages",
+            "de", "--split", "dev"]
+    built = _spy_on_approximate_indexes(monkeypatch)
+    code, out, stderr = _cli(monkeypatch, capsys, *args, "--index", "hnsw", "--ef-search", "64")
+    assert code == 0, stderr
+    approx = json.loads(out)
+    assert built == ["hnsw", "hnsw"]  # x->y and y->x
+    assert approx["settings"]["index"] == "hnsw" and approx["settings"]["ef_search"] == 64
+    code, out, stderr = _cli(monkeypatch, capsys, *args)
+    exact = json.loads(out)
+    assert built == ["hnsw", "hnsw"] and exact["settings"]["index"] == "exact"
+    assert approx["languages"] == exact["languages"]
+    code, _, stderr = _cli(monkeypatch, capsys, *args, "--index", "ivf", "--nprobe", "0")
+    assert code == 2 and "setting nprobe: expected a positive integer" in stderr
+
+
+def _spy_on_approximate_indexes(monkeypatch) -> list[str]:
+    """Record the kind of every approximate index the search builds."""
+    built: list[str] = []
+
+    def spy(database, kind, *args):
+        built.append(kind)
+        return _REAL_BUILD(database, kind, *args)
+
+    monkeypatch.setattr(search, "_build_approx", spy)
+    return built
+
+
 # ---------------------------------------------------------------- pipeline
 
 BODY = """name: retrieval-test
@@ -255,3 +325,37 @@ def test_retrieval_targets_have_no_target_stage_and_reach_the_leaderboard(offlin
     gold.write_text("".join(f"{i}\n" for i in range(TATOEBA_ROWS)))
     spec = registry.task("tatoeba")
     assert score_language(spec, pred, gold, "zh") == metrics["splits"]["test"]["languages"]["zh"]
+
+
+APPROX = """name: retrieval-approx
+arms: [none]
+targets:
+  - {task: bucc2018_gold, languages: [ru]}
+  - {task: tatoeba, languages: [de]}
+hparams: {max_seq_length: 48, eval_examples: 20}
+"""
+
+
+def test_approximate_index_from_an_experiment(offline_world, tmp_path, monkeypatch):
+    """task_settings choose the index per task; it reaches the search, is recorded with the results, and on
+    pools this small gives the exact search's scores."""
+    from harness.cli.run import run_experiment
+    from harness.experiment import load_experiment
+    from harness.plan import plan
+
+    runs = {}
+    for name, extra in (("exact", ""), ("approx", "task_settings:\n  bucc2018_gold: {index: ivf, nprobe: 16}\n"
+                                                 "  tatoeba: {index: hnsw}\n")):
+        built = _spy_on_approximate_indexes(monkeypatch)
+        exp = write_experiment(tmp_path / f"{name}.yaml", offline_world, APPROX + extra)
+        assert run_experiment(exp, tmp_path / name, dry_run=False, allow_mixed=False)["ran"] == 2
+        runs[name] = {stage.meta["task"]: json.loads((tmp_path / name / stage.key / "metrics.json").read_text())
+                      for stage in plan(load_experiment(exp))}
+        runs[name]["built"] = sorted(built)
+    exact, approx = runs["exact"], runs["approx"]
+    assert exact["built"] == [] and exact["tatoeba"]["settings"]["index"] == "exact"
+    assert approx["built"] == ["hnsw"] + ["ivf"] * 4  # tatoeba top-1; BUCC dev and test, both ways
+    bucc, tatoeba = approx["bucc2018_gold"]["settings"], approx["tatoeba"]["settings"]
+    assert (bucc["index"], bucc["nprobe"], tatoeba["index"], tatoeba["ef_search"]) == ("ivf", 16, "hnsw", None)
+    for task in ("bucc2018_gold", "tatoeba"):
+        assert approx[task]["splits"] == exact[task]["splits"]

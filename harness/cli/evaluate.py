@@ -94,16 +94,21 @@ def evaluate_encoder(task: str, model: str, data_dir: Path | None = None, langua
 @click.option("--pooling", type=click.Choice(["mean", "cls"]))
 @click.option("--direction", type=click.Choice(["en-xx", "xx-en"]), help="Nearest-neighbour query side.")
 @click.option("--k", type=int, help="Neighbours for margin scoring (mining).")
+@click.option("--index", type=click.Choice(["exact", "ivf", "hnsw"]),
+              help="Search index: exact (default) or an approximate FAISS index for very large pools.")
+@click.option("--nprobe", type=int, help="ivf: lists visited per query (default 32).")
+@click.option("--ef-search", type=int, help="hnsw: search breadth (default 128).")
 @click.option("--split", type=click.Choice(["test", "dev"]), default="test", show_default=True)
 @click.option("--max-seq-length", type=int, default=None, help="Default: the task's (512 for retrieval).")
 @click.option("--batch-size", type=int, default=64, show_default=True)
 @click.option("--output-json", type=click.Path(dir_okay=False, path_type=Path), help="Also write the JSON here.")
 def evaluate_command(task: str, model: str, data_dir: Path | None, snapshot_root: Path | None,
                      languages: str | None, layer: int | None, pooling: str | None, direction: str | None,
-                     k: int | None, split: str, max_seq_length: int, batch_size: int,
-                     output_json: Path | None) -> None:
+                     k: int | None, index: str | None, nprobe: int | None, ef_search: int | None, split: str,
+                     max_seq_length: int, batch_size: int, output_json: Path | None) -> None:
     """Evaluate an encoder zero-shot on TASK without training (retrieval: BUCC, Tatoeba); prints JSON."""
-    chosen = {"layer": layer, "pooling": pooling, "direction": direction, "k": k}
+    chosen = {"layer": layer, "pooling": pooling, "direction": direction, "k": k, "index": index,
+              "nprobe": nprobe, "ef_search": ef_search}
     result = evaluate_encoder(task, model, data_dir, languages, split,
                               {key: v for key, v in chosen.items() if v is not None}, snapshot_root,
                               max_seq_length, batch_size)

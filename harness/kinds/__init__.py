@@ -1,30 +1,31 @@
-"""Task kinds: each owns featurisation, its head, its loss, decoding and how it is evaluated.
+"""Task kinds: each owns featurisation, its head, its loss, decoding, evaluation and its submission format.
 
-A kind is looked up by name from `KINDS` ("module:Class", imported lazily so that planning and
-validation never import torch).
+Kinds are plugins: a `harness.kinds.base.Kind` subclass registered in the entry point group `xstilts.kinds`
+(built-in ones in pyproject.toml, exactly as a third-party package registers its own), imported lazily; a
+kind module imports no torch at module level, so planning and validation never import torch.
 """
 
 from __future__ import annotations
 
-from importlib import import_module
+from typing import TYPE_CHECKING
 
-KINDS: dict[str, str] = {
-    "classification": "harness.kinds.classification:ClassificationKind",
-    "mlm": "harness.kinds.mlm:MLMKind",
-    "retrieval": "harness.kinds.retrieval:RetrievalKind",
-    "tagging": "harness.kinds.tagging:TaggingKind",
-    "span_qa": "harness.kinds.span_qa:SpanQAKind",
-    "multiple_choice": "harness.kinds.multiple_choice:MultipleChoiceKind",
-}
+from harness import registry
+from harness.errors import UserError
+
+if TYPE_CHECKING:
+    from harness.kinds.base import Kind
 
 
+def kind_class(name: str) -> type[Kind]:
+    """The Kind subclass registered as `name`; an unknown name is a UserError with a suggestion."""
+    from harness.kinds.base import Kind
 
-def kind_class(name: str) -> type:
-    """The kind class registered as `name` (its module imports no torch at import time)."""
-    if name not in KINDS:
-        raise KeyError(f"no kind named {name!r}; known: {sorted(KINDS)}")
-    module, attr = KINDS[name].split(":")
-    return getattr(import_module(module), attr)
+    found = registry.get("kind", name)
+    if not (isinstance(found, type) and issubclass(found, Kind)):
+        ep = registry.entry_point("kind", name)
+        raise UserError(f"kind '{name}' ({ep.value if ep else found!r}) is not a harness.kinds.base.Kind "
+                        "subclass; register the class itself")
+    return found
 
 
 def kind_trains(name: str) -> bool:
@@ -32,6 +33,6 @@ def kind_trains(name: str) -> bool:
     return bool(kind_class(name).trains_head)
 
 
-def get_kind(name: str):
-    """An instance of the kind registered as `name`."""
+def get_kind(name: str) -> Kind:
+    """A new instance of the kind registered as `name`."""
     return kind_class(name)()

@@ -1,25 +1,32 @@
-"""The kind interface: Example columns -> features -> batches -> outputs -> predictions.
+"""The kind interface: Example columns -> features -> batches -> outputs -> predictions -> files.
 
 A feature is a dict of plain Python values (token ids unpadded); `collate` pads a list of them into
 tensors dynamically. Decoding maps per-feature outputs back to one prediction per example, in the
-objects the metric functions and the submission layout use.
+objects the metric functions use. A kind also owns its submission format: it writes its predictions and
+reads prediction and gold files back for the scorer (helpers: harness.kinds.submission).
+
+Kinds are plugins: a `Kind` subclass registered in the entry point group `xstilts.kinds`. A kind module
+imports no torch at module level (planning imports it to ask `trains_head`).
 """
 
 from __future__ import annotations
 
-import json
+from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Any
 
 from harness.hparams import Hparams
+from harness.kinds.submission import SubmissionFile
 from harness.spec import TaskSpec
 
 
-class Kind:
+class Kind(ABC):
     """Base class; subclasses set `name` and implement the abstract methods.
 
-    Evaluation (harness.evaluation, the one path for stages, dev scoring and `xstilts evaluate`) calls
+    Training calls `featurize`, `build_head`, `collate_for_training`, `forward` and `loss`. Evaluation
+    (harness.evaluation, the one path for stages, dev scoring and `xstilts evaluate`) calls
     `resolve_settings` once, `prepare` per language, then `predict` and `gold` per split and language.
+    The scorer (harness.scoring) calls `read_gold`, `read_submission` and `check_submission`.
     """
 
     name = ""
@@ -47,26 +54,31 @@ class Kind:
         outputs = predict(model, spec.name, self, features, hp, tokenizer.pad_token_id)
         return self.decode(outputs, features, columns, spec, settings)
 
+    @abstractmethod
     def featurize(self, columns: dict[str, list], tokenizer: Any, task: TaskSpec, hp: Hparams,
                   with_labels: bool = True) -> list[dict]:
-        raise NotImplementedError
+        """One feature or more per example (a dict with `input_ids` and `example`, labels if asked)."""
 
-    def build_head(self, hidden_size: int, task: TaskSpec, hp: Hparams):
-        raise NotImplementedError
+    @abstractmethod
+    def build_head(self, hidden_size: int, task: TaskSpec, hp: Hparams) -> Any:
+        """The task head (a torch module) on top of an encoder with `hidden_size`."""
 
+    @abstractmethod
     def forward(self, encoder: Any, head: Any, batch: dict) -> Any:
-        raise NotImplementedError
+        """The head's outputs (logits) for a collated batch."""
 
+    @abstractmethod
     def loss(self, logits: Any, batch: dict) -> Any:
-        raise NotImplementedError
+        """The training loss of `forward`'s outputs against the batch's labels."""
 
+    @abstractmethod
     def decode(self, outputs: list, features: list[dict], columns: dict[str, list], task: TaskSpec,
                settings: dict | None = None) -> Any:
-        raise NotImplementedError
+        """Per-feature outputs -> one prediction per example, in the metric's format."""
 
+    @abstractmethod
     def gold(self, columns: dict[str, list], task: TaskSpec, settings: dict | None = None) -> Any:
         """Gold labels in the metric's format, or None when the split is unlabelled."""
-        raise NotImplementedError
 
     def collate_for_training(self, features: list[dict], pad_id: int, position: int) -> dict:
         """The training batch at `position` of the schedule. Kinds whose collation draws random numbers
@@ -93,12 +105,25 @@ class Kind:
     def length(feature: dict) -> int:
         return len(feature["input_ids"])
 
+    # ------------------------------------------------------------------ submission format
+
+    @abstractmethod
     def write_predictions(self, path: Path, predictions: Any) -> None:
-        """Write predictions in the XTREME submission layout (one item per line by default)."""
-        if isinstance(predictions, dict):
-            path.write_text(json.dumps(predictions, ensure_ascii=False, sort_keys=True), encoding="utf-8")
-        else:
-            path.write_text("".join(f"{p}\n" for p in predictions), encoding="utf-8")
+        """Write `predict`'s output for one split and language as a file of the XTREME submission layout."""
+
+    @abstractmethod
+    def read_submission(self, path: Path, task: TaskSpec) -> SubmissionFile:
+        """A prediction file (as `write_predictions` writes it) read back: the metric's `pred` and the line
+        of each item; a malformed file is a UserError naming file, line, what and the fix."""
+
+    @abstractmethod
+    def read_gold(self, path: Path, task: TaskSpec) -> SubmissionFile:
+        """A gold file of the submission layout read back: the metric's `gold` and the line of each item."""
+
+    @abstractmethod
+    def check_submission(self, task: TaskSpec, pred: SubmissionFile, gold: SubmissionFile) -> None:
+        """A UserError (file:line: what; fix) unless the predictions fit the gold file: counts, label
+        sets, tags per token, question ids, whatever the metric needs to score them."""
 
 
 def encode(encoder: Any, batch: dict) -> Any:

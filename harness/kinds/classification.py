@@ -7,6 +7,7 @@ from typing import Any
 from harness.errors import UserError
 from harness.hparams import Hparams
 from harness.kinds.base import Kind, encode
+from harness.kinds.submission import LabelPerLine
 from harness.spec import TaskSpec
 
 
@@ -26,7 +27,7 @@ def label_name(value: Any, labels: tuple[str, ...]) -> Any:
     return str(value) if str(value) in labels else value
 
 
-class ClassificationKind(Kind):
+class ClassificationKind(LabelPerLine, Kind):
     name = "classification"
 
     def featurize(self, columns, tokenizer, task: TaskSpec, hp: Hparams, with_labels=True) -> list[dict]:

@@ -18,6 +18,7 @@ from harness.hparams import Hparams
 from harness.kinds.base import Kind, encode
 
 IGNORE = -100
+_NOT_EVALUATED = "MLM only trains (a baseline's auxiliary loss): it has no predictions or submission format"
 
 
 def mask_tokens(ids: Any, special: Any, mask_id: int, vocab_size: int, probability: float,
@@ -151,3 +152,23 @@ class MLMKind(Kind):
         if labels.numel() == 0:
             return logits.sum() * 0.0
         return F.cross_entropy(logits.float(), labels)
+
+    # ------------------------------------------------------------------ never evaluated, never submitted
+
+    def decode(self, outputs, features, columns, task, settings=None) -> Any:
+        raise NotImplementedError(_NOT_EVALUATED)
+
+    def gold(self, columns, task, settings=None) -> Any:
+        raise NotImplementedError(_NOT_EVALUATED)
+
+    def write_predictions(self, path, predictions) -> None:
+        raise NotImplementedError(_NOT_EVALUATED)
+
+    def read_submission(self, path, task) -> Any:
+        raise NotImplementedError(_NOT_EVALUATED)
+
+    def read_gold(self, path, task) -> Any:
+        raise NotImplementedError(_NOT_EVALUATED)
+
+    def check_submission(self, task, pred, gold) -> None:
+        raise NotImplementedError(_NOT_EVALUATED)

@@ -12,6 +12,7 @@ from typing import Any
 from harness.errors import UserError
 from harness.hparams import Hparams
 from harness.kinds.base import Kind, encode
+from harness.kinds.submission import LabelPerLine
 from harness.spec import TaskSpec
 
 MASKED_SCORE = -1e4
@@ -26,7 +27,7 @@ def _firsts(columns: dict[str, list]) -> list[str]:
     return [" ".join(p for p in row if p) for row in zip(*parts, strict=True)]
 
 
-class MultipleChoiceKind(Kind):
+class MultipleChoiceKind(LabelPerLine, Kind):
     name = "multiple_choice"
 
     def featurize(self, columns, tokenizer, task: TaskSpec, hp: Hparams, with_labels=True) -> list[dict]:

@@ -13,20 +13,24 @@ Settings (task `settings` < experiment `task_settings` < `xstilts evaluate` opti
 - mine: k (4), margin ("ratio"), mode ("max"), duplicates ("all": every id of a repeated text inherits
   its pairs, as LASER), threshold (null: chosen on the dev split's gold by `prepare` and applied
   unchanged to every split of that language); knn_backend ("auto": one float32 pass over the similarity
-  matrix on CPU, FAISS on GPU; "screened": the exact low-precision-screened pass, cosines rounded from
-  float64, 3.7x to 5.3x faster than "auto" on CPUs with AMX and 1.8x to 2.4x on AVX2 CPUs (AMD Zen 3,
-  measured at 50k x 50k); "faiss": two FAISS searches; see `harness.retrieval.mining`).
+  matrix on CPU, FAISS on GPU; "joint": that pass always; "faiss": two FAISS searches; see
+  `harness.retrieval.mining`).
+- both: index ("exact"; "ivf" or "hnsw": an approximate FAISS index for very large pools, see
+  `harness.retrieval.search`), nprobe (ivf: lists visited per query, null = 32), ef_search (hnsw: null = 128);
+  the ones that apply to the chosen index are recorded.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from harness.errors import UserError
 from harness.hparams import Hparams
 from harness.kinds.base import Kind
+from harness.kinds.submission import SubmissionFile, check_labels, read_labels, read_pairs, write_lines
 from harness.spec import TaskSpec
 
 DEFAULT_LAYERS: dict[str, int] = {"xlm-roberta/24": 14}
@@ -34,15 +38,31 @@ DEFAULT_LAYERS: dict[str, int] = {"xlm-roberta/24": 14}
 DEFAULTS: dict[str, Any] = {
     "method": "nearest", "layer": None, "layers": {}, "pooling": "mean", "exclude_special": False,
     "direction": "en-xx", "k": 4, "margin": "ratio", "mode": "max", "duplicates": "all", "threshold": None,
-    "knn_backend": "auto",
+    "knn_backend": "auto", "index": "exact", "nprobe": None, "ef_search": None,
 }
 _CHOICES = {"method": ("mine", "nearest"), "pooling": ("mean", "cls"), "direction": ("en-xx", "xx-en"),
-            "duplicates": ("all", "drop"), "knn_backend": ("auto", "joint", "screened", "faiss")}
+            "duplicates": ("all", "drop"), "knn_backend": ("auto", "joint", "faiss"),
+            "index": ("exact", "ivf", "hnsw")}
+_INDEX_OPTIONS = {"nprobe": "ivf", "ef_search": "hnsw"}
+"""Approximate-index settings -> the index they apply to."""
 
 
 def model_family(model: Any) -> str:
     """"<model_type>/<num_hidden_layers>", the key of the layer tables."""
     return f"{model.config.model_type}/{int(model.config.num_hidden_layers)}"
+
+
+def _check_count(task: str, key: str, value: Any, optional: bool = False) -> None:
+    """UserError unless `value` is a positive integer (or null where `optional`)."""
+    if optional and value is None:
+        return
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise UserError(f"task '{task}' setting {key}: expected a positive integer, got {value!r}")
+
+
+def _index_options(settings: dict) -> dict[str, Any]:
+    """The search's index keyword arguments from resolved settings (those not recorded are null)."""
+    return {"index": settings.get("index", "exact"), **{key: settings.get(key) for key in _INDEX_OPTIONS}}
 
 
 def _ids_and_gold(columns: dict[str, list]) -> tuple[list, list, list, list, list[tuple[str, str]]]:
@@ -59,6 +79,9 @@ def _ids_and_gold(columns: dict[str, list]) -> tuple[list, list, list, list, lis
     src = dict(zip(src_ids, columns["src_text"], strict=True))
     trg = dict(zip(trg_ids, columns["trg_text"], strict=True))
     return list(src), list(src.values()), list(trg), list(trg.values()), gold
+
+
+_NO_HEAD = "retrieval evaluates the encoder as it is (`predict`): it has no features, head or loss"
 
 
 class RetrievalKind(Kind):
@@ -80,8 +103,12 @@ class RetrievalKind(Kind):
             if s[key] not in allowed:
                 raise UserError(f"task '{spec.name}' setting {key}: expected one of {', '.join(allowed)}, "
                                 f"got {s[key]!r}")
-        if not isinstance(s["k"], int) or s["k"] < 1:
-            raise UserError(f"task '{spec.name}' setting k: expected a positive integer, got {s['k']!r}")
+        _check_count(spec.name, "k", s["k"])
+        for key in _INDEX_OPTIONS:
+            _check_count(spec.name, key, s[key], optional=True)
+        if s["method"] == "mine" and s["knn_backend"] == "joint" and s["index"] != "exact":
+            raise UserError(f"task '{spec.name}' setting knn_backend: 'joint' computes exact neighbours; it "
+                            f"cannot use index {s['index']!r}")
         family, n_layers = model_family(model), int(model.config.num_hidden_layers)
         table = {**DEFAULT_LAYERS, **s["layers"]}
         if s["layer"] is None:
@@ -94,6 +121,7 @@ class RetrievalKind(Kind):
                             f"use 0 (embeddings) to {n_layers}")
         s["model_family"] = family
         unused = ("direction",) if s["method"] == "mine" else ("k", "margin", "mode", "duplicates", "threshold")
+        unused += tuple(key for key, index in _INDEX_OPTIONS.items() if s["index"] != index)
         return {key: value for key, value in s.items() if key not in unused}
 
     def prepare(self, model: Any, tokenizer: Any, spec: TaskSpec, hp: Hparams, lang: str, settings: dict,
@@ -136,9 +164,44 @@ class RetrievalKind(Kind):
             return [str(i) for i in range(len(columns["src_text"]))]
         return _ids_and_gold(columns)[4]
 
-    def write_predictions(self, path: Any, predictions: Any) -> None:
+    # ------------------------------------------------------------------ submission format
+
+    def write_predictions(self, path: Path, predictions: list) -> None:
         """One index per line (Tatoeba), or `src_id<TAB>trg_id` per line (BUCC)."""
-        super().write_predictions(path, ["\t".join(p) if isinstance(p, tuple) else p for p in predictions])
+        write_lines(path, ["\t".join(p) if isinstance(p, tuple) else p for p in predictions])
+
+    @staticmethod
+    def _mines(task: TaskSpec) -> bool:
+        return task.settings.get("method", DEFAULTS["method"]) == "mine"
+
+    def read_submission(self, path: Path, task: TaskSpec) -> SubmissionFile:
+        """Mine: `src_id<TAB>trg_id` pairs; nearest: one retrieved index per line."""
+        return read_pairs(path) if self._mines(task) else read_labels(path)
+
+    def read_gold(self, path: Path, task: TaskSpec) -> SubmissionFile:
+        return self.read_submission(path, task)
+
+    def check_submission(self, task: TaskSpec, pred: SubmissionFile, gold: SubmissionFile) -> None:
+        """Nearest: one index per gold line; mined pairs are sets, any number fits."""
+        if not self._mines(task):
+            check_labels(pred, gold, task.labels)
+
+    # ------------------------------------------------------------------ no head: nothing to train
+
+    def featurize(self, columns, tokenizer, task: TaskSpec, hp: Hparams, with_labels=True) -> list[dict]:
+        raise NotImplementedError(_NO_HEAD)
+
+    def build_head(self, hidden_size: int, task: TaskSpec, hp: Hparams) -> Any:
+        raise NotImplementedError(_NO_HEAD)
+
+    def forward(self, encoder, head, batch) -> Any:
+        raise NotImplementedError(_NO_HEAD)
+
+    def loss(self, logits, batch) -> Any:
+        raise NotImplementedError(_NO_HEAD)
+
+    def decode(self, outputs, features, columns, task: TaskSpec, settings=None) -> Any:
+        raise NotImplementedError(_NO_HEAD)
 
     def _embed(self, model: Any, tokenizer: Any, hp: Hparams, settings: dict, texts: list[str]):
         from harness.retrieval.embed import embed_sentences
@@ -155,7 +218,7 @@ class RetrievalKind(Kind):
         src, trg = columns["src_text"], columns["trg_text"]
         queries, pool = (trg, src) if settings["direction"] == "en-xx" else (src, trg)
         found = nearest_neighbour(self._embed(model, tokenizer, hp, settings, queries),
-                                  self._embed(model, tokenizer, hp, settings, pool))
+                                  self._embed(model, tokenizer, hp, settings, pool), **_index_options(settings))
         return [str(int(i)) for i in found]
 
     def _mine(self, model, tokenizer, hp, settings, src_id, src_text, trg_id, trg_text):
@@ -163,7 +226,7 @@ class RetrievalKind(Kind):
         from harness.retrieval.mining import dedup_sentences, expand_pairs, mine_bitext
 
         options = {k: settings[k] for k in ("layer", "pooling", "exclude_special", "k", "margin", "mode",
-                                            "duplicates", "knn_backend")}
+                                            "duplicates", "knn_backend")} | _index_options(settings)
         digest = hashlib.sha256(repr(sorted(options.items())).encode())
         for part in (src_id, src_text, trg_id, trg_text):
             for value in part:
@@ -175,7 +238,7 @@ class RetrievalKind(Kind):
             x = self._embed(model, tokenizer, hp, settings, src.texts)
             y = self._embed(model, tokenizer, hp, settings, trg.texts)
             mined = mine_bitext(x, y, k=settings["k"], margin=settings["margin"], mode=settings["mode"],
-                                 knn_backend=settings["knn_backend"])
+                                 knn_backend=settings["knn_backend"], **_index_options(settings))
             expanded = expand_pairs(*mined, src, trg, duplicates=settings["duplicates"])
             self._candidates[key] = ([(s, t) for s, t, _ in expanded], [v for _, _, v in expanded])
         return self._candidates[key]

@@ -14,12 +14,16 @@ max_query_length (64 tokens), version_2_with_negative (False), null_score_diff_t
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from harness.errors import UserError
 from harness.hparams import Hparams
 from harness.kinds.base import Kind, encode
+from harness.kinds.submission import SubmissionFile, read_json, write_json
+from harness.metrics.qa import read_squad_gold
 from harness.spec import TaskSpec
 
 DEFAULTS: dict[str, Any] = {
@@ -61,6 +65,36 @@ def _token_span(offsets: np.ndarray, c0: int, c1: int, start: int, end: int) -> 
     s = c0 + int(np.searchsorted(ctx[:, 0], start, side="right")) - 1
     e = c0 + int(np.searchsorted(ctx[:, 1], end, side="left"))
     return s, min(e, c1)
+
+
+def read_predictions(path: Path) -> SubmissionFile:
+    """A JSON object {question_id: answer_text}."""
+    obj = read_json(path)
+    if not isinstance(obj, dict) or not all(isinstance(v, str) for v in obj.values()):
+        raise UserError(f"{path}:1: expected a JSON object {{question_id: answer_text}} with string answers")
+    return SubmissionFile(path, obj, [1] * len(obj))
+
+
+def read_gold(path: Path) -> SubmissionFile:
+    """SQuAD-format gold: {"data": [{"paragraphs": [{"qas": [{"id", "answers": [{"text"}]}]}]}]}."""
+    try:
+        gold = read_squad_gold(read_json(path))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise UserError(
+            f"{path}:1: not SQuAD-format JSON ({type(exc).__name__}: {exc}); expected "
+            '{"data": [{"paragraphs": [{"qas": [{"id": ..., "answers": [{"text": ...}]}]}]}]}'
+        ) from None
+    return SubmissionFile(path, gold, [1] * len(gold))
+
+
+def check_answers(pred: SubmissionFile, gold: SubmissionFile) -> None:
+    """An answer (possibly "") for every gold question id."""
+    missing = [qid for qid in gold.items if qid not in pred.items]
+    if missing:
+        raise UserError(
+            f"{pred.path}:1: no answer for {len(missing)} of {len(gold.items)} gold question ids "
+            f"(first: {missing[0]!r}); write an answer (possibly \"\") for every question"
+        )
 
 
 class SpanQAKind(Kind):
@@ -175,3 +209,18 @@ class SpanQAKind(Kind):
             return None
         pairs = zip(columns["id"], columns["answers"], strict=True)
         return {str(qid): (answer_lists(a)[0] or [""]) for qid, a in pairs}
+
+    def write_predictions(self, path: Path, predictions: dict[str, str]) -> None:
+        """One JSON object {question_id: answer_text}."""
+        write_json(path, predictions)
+
+    def read_submission(self, path: Path, task: TaskSpec) -> SubmissionFile:
+        return read_predictions(path)
+
+    def read_gold(self, path: Path, task: TaskSpec) -> SubmissionFile:
+        """SQuAD-format JSON: {question_id: gold answer texts}."""
+        return read_gold(path)
+
+    def check_submission(self, task: TaskSpec, pred: SubmissionFile, gold: SubmissionFile) -> None:
+        """An answer (possibly "") for every gold question id."""
+        check_answers(pred, gold)

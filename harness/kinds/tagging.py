@@ -8,6 +8,7 @@ so it is still tagged.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -15,6 +16,7 @@ import numpy as np
 from harness.errors import UserError
 from harness.hparams import Hparams
 from harness.kinds.base import Kind, encode
+from harness.kinds.submission import SubmissionFile, check_tags, read_tags
 from harness.spec import TaskSpec
 
 IGNORE = -100
@@ -153,6 +155,17 @@ class TaggingKind(Kind):
             return None
         return [list(sentence) for sentence in tags]
 
-    def write_predictions(self, path, predictions) -> None:
+    def write_predictions(self, path: Path, predictions: list[list[str]]) -> None:
         """One tag per line, a blank line after each sentence (the XTREME submission layout)."""
         path.write_text("".join("".join(f"{t}\n" for t in s) + "\n" for s in predictions), encoding="utf-8")
+
+    def read_submission(self, path: Path, task: TaskSpec) -> SubmissionFile:
+        """Sentences of tags, each with its first line number."""
+        return read_tags(path)
+
+    def read_gold(self, path: Path, task: TaskSpec) -> SubmissionFile:
+        return read_tags(path)
+
+    def check_submission(self, task: TaskSpec, pred: SubmissionFile, gold: SubmissionFile) -> None:
+        """One sentence per gold sentence, one tag per gold token, each one of the task's tags."""
+        check_tags(pred, gold, task.labels)
