@@ -12,17 +12,32 @@ Strict: a cell is null unless every planned stage behind it is done and every la
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from harness import registry
 from harness.errors import UserError
-from harness.execute import EXPERIMENT_JSON
 from harness.experiment import NONE_ARM
+from harness.layout import EXPERIMENT_JSON, METRICS_JSON, STAGE_JSON
 from harness.report.aggregate import NOISE_RULE, delta, over_seeds, row_aggregates
-from harness.store import METRICS_JSON, STAGE_JSON, is_done, read_json
+from harness.report.models import (
+    ArmRow,
+    Cell,
+    Deltas,
+    Environment,
+    Experiment,
+    Leaderboard,
+    Progress,
+    Row,
+    SelectedRow,
+    SelectionRule,
+    SuiteDeltas,
+    SuiteInfo,
+    TaskInfo,
+)
+from harness.store import is_done, read_json
 
-SCHEMA_VERSION = 2
 BEST_ROW = "best intermediate per target"
+R = TypeVar("R", bound=Row)
 
 
 def _record(runs_dir: Path, allow_mixed: bool) -> dict:
@@ -53,7 +68,7 @@ def _split(e: dict, split: str) -> dict | None:
     return ((e["metrics"] or {}).get("splits") or {}).get(split)
 
 
-def cell(evals: list[dict], split: str, languages: list[str], seeds: list[str]) -> dict[str, Any]:
+def cell(evals: list[dict], split: str, languages: list[str], seeds: list[str]) -> Cell:
     """One (arm, task) cell: the task score over seeds, the dev score over seeds, per-language means."""
     by_seed = {str(e["seed"]): e for e in evals}
     scores = {s: (_split(by_seed[s], split) or {}).get("score") if s in by_seed else None for s in seeds}
@@ -67,7 +82,7 @@ def cell(evals: list[dict], split: str, languages: list[str], seeds: list[str]) 
             continue
         names = set.intersection(*(set(m) for m in found))  # type: ignore[arg-type]
         per_lang[lang] = {n: sum(m[n] for m in found) / len(found) for n in sorted(names)}  # type: ignore[index]
-    return {**over_seeds(scores), "dev": over_seeds(dev), "languages": per_lang}
+    return Cell(**dict(over_seeds(scores)), dev=over_seeds(dev), languages=per_lang)
 
 
 def _role(arm: dict) -> str:
@@ -76,64 +91,63 @@ def _role(arm: dict) -> str:
     return "baseline" if arm.get("baseline") else "intermediate"
 
 
-def _row(name: str, role: str, cells: dict[str, dict], seeds: list[str], tasks: list[str], suites: list,
-         extra: dict | None = None) -> dict[str, Any]:
-    per_seed = {s: {t: cells[t]["seeds"].get(s) for t in tasks} for s in seeds}
-    return {"arm": name, "role": role, **(extra or {}), "tasks": cells,
-            **row_aggregates(per_seed, tasks, suites)}
+def _row(row_type: type[R], name: str, role: str, cells: dict[str, Cell], seeds: list[str], tasks: list[str],
+         suites: list, **extra: Any) -> R:
+    per_seed = {s: {t: cells[t].seeds.get(s) for t in tasks} for s in seeds}
+    return row_type(arm=name, role=role, tasks=cells, **row_aggregates(per_seed, tasks, suites), **extra)
 
 
-def _deltas(row: dict, base: dict, tasks: list[str]) -> dict[str, Any]:
-    return {
-        "tasks": {t: delta(row["tasks"][t], base["tasks"][t]) for t in tasks},
-        "average": delta(row["average"], base["average"]),
-        "suites": {
-            name: {"score": delta(s["score"], base["suites"][name]["score"]),
-                   "groups": {g: delta(v, base["suites"][name]["groups"][g]) for g, v in s["groups"].items()}}
-            for name, s in row["suites"].items()
+def _deltas(row: Row, base: Row, tasks: list[str]) -> Deltas:
+    return Deltas(
+        tasks={t: delta(row.tasks[t], base.tasks[t]) for t in tasks},
+        average=delta(row.average, base.average),
+        suites={
+            name: SuiteDeltas(score=delta(s.score, base.suites[name].score),
+                              groups={g: delta(v, base.suites[name].groups[g]) for g, v in s.groups.items()})
+            for name, s in row.suites.items()
         },
-    }
+    )
 
 
-def selection_rule(task: str, tasks: list[str]) -> dict[str, str | None]:
-    """{"by": the task whose dev score picks `task`'s arm (None: no selection possible), "rule": in words}.
+def selection_rule(task: str, tasks: list[str]) -> SelectionRule:
+    """`by`: the task whose dev score picks `task`'s arm (None: no selection possible); `rule`: in words.
 
     A task without a dev split (Tatoeba) is selected by the first of its `selection_proxy` tasks in the
     grid (BUCC dev F1 of the same encoder); never by a test score.
     """
     spec = registry.task(task)
     if spec.dev is not None:
-        return {"by": task, "rule": "best dev score"}
+        return SelectionRule(by=task, rule="best dev score")
     proxy = next((p for p in spec.selection_proxy if p in tasks), None)
     if proxy is None:
-        return {"by": None, "rule": f"{task} has no dev split and no proxy task in this grid: not selected"}
-    return {"by": proxy, "rule": f"{task} has no dev split: best {proxy} dev score of the same encoder (proxy)"}
+        return SelectionRule(by=None, rule=f"{task} has no dev split and no proxy task in this grid: not selected")
+    return SelectionRule(by=proxy,
+                         rule=f"{task} has no dev split: best {proxy} dev score of the same encoder (proxy)")
 
 
-def _best_row(rows: list[dict], tasks: list[str], seeds: list[str], suites: list) -> dict | None:
+def _best_row(rows: list[ArmRow], tasks: list[str], seeds: list[str], suites: list) -> SelectedRow | None:
     """For each target, the intermediate arm with the best dev score (ties: the first arm); a target
     without a dev split goes by its proxy task's dev score (see `selection_rule`)."""
-    candidates = [r for r in rows if r["role"] == "intermediate"]
+    candidates = [r for r in rows if r.role == "intermediate"]
     if not candidates:
         return None
     rules = {t: selection_rule(t, tasks) for t in tasks}
     selected: dict[str, str | None] = {}
     cells = {}
     for t in tasks:
-        by = rules[t]["by"]
-        scored = [r for r in candidates if by is not None and r["tasks"][by]["dev"]["score"] is not None]
-        best = max(scored, key=lambda r: r["tasks"][by]["dev"]["score"]) if scored and len(scored) == len(
+        by = rules[t].by
+        scored = [r for r in candidates if by is not None and r.tasks[by].dev.score is not None]
+        best = max(scored, key=lambda r: r.tasks[by].dev.score) if scored and len(scored) == len(
             candidates) else None
-        selected[t] = best["arm"] if best else None
-        cells[t] = best["tasks"][t] if best else cell([], "test", [], seeds)
-    return _row(BEST_ROW, "selected", cells, seeds, tasks, suites,
-                {"selection": "dev", "label": f"{BEST_ROW} (selected on dev)", "selected": selected,
-                 "selection_rules": rules})
+        selected[t] = best.arm if best else None
+        cells[t] = best.tasks[t] if best else cell([], "test", [], seeds)
+    return _row(SelectedRow, BEST_ROW, "selected", cells, seeds, tasks, suites, selection="dev",
+                label=f"{BEST_ROW} (selected on dev)", selected=selected, selection_rules=rules)
 
 
 def build(runs_dir: Path, split: str = "test", allow_mixed: bool = False,
           references: list | None = None) -> dict[str, Any]:
-    """The leaderboard of a runs directory as a JSON-ready dict (see leaderboard.schema.json)."""
+    """The leaderboard of a runs directory as the JSON-ready dump of a `Leaderboard` (harness.report.models)."""
     from harness.report.references import load_references, reference_rows
 
     record = _record(runs_dir, allow_mixed)
@@ -148,40 +162,39 @@ def build(runs_dir: Path, split: str = "test", allow_mixed: bool = False,
     for arm in exp["arms"]:
         cells = {t: cell([e for e in evals if e["arm"] == arm["name"] and e["task"] == t], split, langs[t], seeds)
                  for t in tasks}
-        rows.append(_row(arm["name"], _role(arm), cells, seeds, tasks, suites,
-                         {"baseline": arm.get("baseline"), "intermediate_tasks": list(arm.get("tasks", []))}))
+        rows.append(_row(ArmRow, arm["name"], _role(arm), cells, seeds, tasks, suites,
+                         baseline=arm.get("baseline"), intermediate_tasks=list(arm.get("tasks", []))))
     best = _best_row(rows, tasks, seeds, suites)
-    baselines = [r["arm"] for r in rows if r["role"] in ("none", "baseline")]
-    by_name = {r["arm"]: r for r in rows}
+    baselines = [r.arm for r in rows if r.role in ("none", "baseline")]
+    by_name = {r.arm: r for r in rows}
     for row in rows + ([best] if best else []):
-        row["deltas"] = {b: _deltas(row, by_name[b], tasks) for b in baselines if b != row["arm"]}
+        row.deltas = {b: _deltas(row, by_name[b], tasks) for b in baselines if b != row.arm}
     refs = load_references() if references is None else references
-    return {
-        "schema_version": SCHEMA_VERSION,
-        "experiment": {"name": exp["name"], "model": exp["model"], "seeds": exp["seeds"],
-                       "description": exp.get("description", ""),
-                       "experiments_seen": record.get("experiments_seen") or [exp["name"]]},
-        "split": split,
-        "tasks": {t: {"languages": langs[t], **_task_info(t)} for t in tasks},
-        "suites": {s.name: {"tasks": list(s.tasks), "groups": {g: list(v) for g, v in s.groups.items()},
-                            "overall": s.overall} for s in suites},
-        "baselines": baselines,
-        "noise": NOISE_RULE,
-        "arms": rows,
-        "best_per_target": best,
-        "references": reference_rows(refs, tasks),
-        "progress": {"evaluations_done": sum(e["metrics"] is not None for e in evals),
-                     "evaluations_planned": len(evals)},
-        "environment": _environment(runs_dir, record),
-    }
+    return Leaderboard(
+        experiment=Experiment(name=exp["name"], model=exp["model"], seeds=exp["seeds"],
+                              description=exp.get("description", ""),
+                              experiments_seen=record.get("experiments_seen") or [exp["name"]]),
+        split=split,
+        tasks={t: _task_info(t, langs[t]) for t in tasks},
+        suites={s.name: SuiteInfo(tasks=list(s.tasks), groups={g: list(v) for g, v in s.groups.items()},
+                                  overall=s.overall) for s in suites},
+        baselines=baselines,
+        noise=NOISE_RULE,
+        arms=rows,
+        best_per_target=best,
+        references=reference_rows(refs, tasks),
+        progress=Progress(evaluations_done=sum(e["metrics"] is not None for e in evals),
+                          evaluations_planned=len(evals)),
+        environment=_environment(runs_dir, record),
+    ).model_dump(mode="json")
 
 
-def _task_info(name: str) -> dict[str, Any]:
+def _task_info(name: str, languages: list[str]) -> TaskInfo:
     spec = registry.task(name)
-    return {"metric": spec.metric, "score": "+".join(spec.score_metrics), "kind": spec.kind}
+    return TaskInfo(languages=languages, metric=spec.metric, score="+".join(spec.score_metrics), kind=spec.kind)
 
 
-def _environment(runs_dir: Path, record: dict) -> dict[str, Any]:
+def _environment(runs_dir: Path, record: dict) -> Environment:
     """Runtime environment and data revisions recorded by every finished stage of the plan."""
     env, revisions = None, {}
     for stage in record["stages"]:
@@ -193,4 +206,4 @@ def _environment(runs_dir: Path, record: dict) -> dict[str, Any]:
         for d in data.get("data", []):
             if d.get("source") == "hf":
                 revisions[f"{d['repo']}:{d['config']}"] = d["revision"]
-    return {"runtime": env, "data_revisions": dict(sorted(revisions.items()))}
+    return Environment(runtime=env, data_revisions=dict(sorted(revisions.items())))

@@ -18,10 +18,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 from harness import registry
-from harness.errors import UserError, did_you_mean
+from harness.errors import UserError, did_you_mean, first_validation_error
+from harness.report.models import ReferenceRow, ReferenceSuite, ReferenceTask
+from harness.scoring import aggregate_suite, task_score
 
 
 @dataclass(frozen=True)
@@ -35,6 +40,74 @@ class Reference:
     split: str
     source: str
     file: str
+
+
+class Result(BaseModel):
+    """One entry of `results`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    task: str
+    """A task plugin or a suite's task."""
+    metric: str
+    """One of the task's score metrics."""
+    value: float = Field(ge=0, le=100, strict=True)
+    """In percent."""
+    split: str = "test"
+    """The split (default: the file's)."""
+    source: str = Field(min_length=1)
+    """The citation (default: the file's)."""
+
+    @field_validator("task")
+    @classmethod
+    def _known(cls, task: str) -> str:
+        known = _known_tasks()
+        if task not in known:
+            raise PydanticCustomError("unknown_task", f"unknown task '{task}'{did_you_mean(task, known)}")
+        return task
+
+    @field_validator("metric")
+    @classmethod
+    def _score_metric(cls, metric: str, info: ValidationInfo) -> str:
+        task = info.data.get("task")
+        if task in registry.names("task") and metric not in (allowed := registry.task(task).score_metrics):
+            raise PydanticCustomError(
+                "metric", f"'{metric}' is not a score metric of {task}{did_you_mean(metric, allowed)}")
+        return metric
+
+    @field_validator("value")
+    @classmethod
+    def _percent(cls, value: float) -> float:
+        if 0 < value <= 1:
+            raise PydanticCustomError("fraction", f"{value} looks like a 0-1 fraction, but references are in "
+                                                  f"percent (write {value * 100:g})")
+        return value
+
+
+class ReferenceFile(BaseModel):
+    """A reference file; `split` and `source` are defaults for every result."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    model: str = Field(min_length=1)
+    """The published model."""
+    split: str = "test"
+    """Default split of the results."""
+    scale: Literal["percent"] = "percent"
+    """Values are in percent (0-100)."""
+    source: str | None = None
+    """Default citation of the results."""
+    results: list[Result]
+    """The published numbers."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _defaults(cls, data: Any) -> Any:
+        """Each result takes the file's split and source unless it names its own."""
+        if isinstance(data, dict) and isinstance(data.get("results"), list):
+            defaults = {k: data[k] for k in ("split", "source") if k in data}
+            data = {**data, "results": [{**defaults, **r} if isinstance(r, dict) else r for r in data["results"]]}
+        return data
 
 
 def reference_files() -> list[Path]:
@@ -54,46 +127,20 @@ def _known_tasks() -> list[str]:
 
 
 def load_file(path: Path) -> list[Reference]:
-    """Validate one reference file; every problem is a one-line UserError naming the file and entry."""
+    """Validate one reference file; every problem is a one-line UserError naming the file and field."""
     import yaml
 
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
         raise UserError(f"{path}: cannot read reference file ({type(exc).__name__}); fix the YAML") from None
-    if not isinstance(raw, dict) or not isinstance(raw.get("results"), list) or not raw.get("model"):
-        raise UserError(f"{path}: expected a mapping with `model` and a `results` list")
-    if raw.get("scale", "percent") != "percent":
-        raise UserError(f"{path}: scale: only 'percent' is supported; convert the values to 0-100")
-    known = _known_tasks()
-    out = []
-    for i, entry in enumerate(raw["results"]):
-        loc = f"{path}: results[{i}]"
-        if not isinstance(entry, dict) or not {"task", "metric", "value"} <= set(entry):
-            raise UserError(f"{loc}: each result needs task, metric and value")
-        task, metric, value = str(entry["task"]), str(entry["metric"]), entry["value"]
-        if task not in known:
-            raise UserError(f"{loc}.task: unknown task '{task}'{did_you_mean(task, known)}")
-        _check_metric(task, metric, loc)
-        if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0 <= value <= 100:
-            raise UserError(f"{loc}.value: {value!r} is not a percentage in [0, 100]")
-        if 0 < value <= 1:
-            raise UserError(f"{loc}.value: {value} looks like a 0-1 fraction, but references are in percent "
-                            f"(write {value * 100:g})")
-        source = entry.get("source") or raw.get("source")
-        if not source:
-            raise UserError(f"{loc}: no source; cite where the number comes from")
-        out.append(Reference(str(raw["model"]), task, metric, float(value), str(entry.get("split") or
-                             raw.get("split") or "test"), " ".join(str(source).split()), str(path)))
-    return out
-
-
-def _check_metric(task: str, metric: str, loc: str) -> None:
-    if task not in registry.names("task"):
-        return
-    allowed = list(registry.task(task).score_metrics)
-    if metric not in allowed:
-        raise UserError(f"{loc}.metric: '{metric}' is not a score metric of {task}{did_you_mean(metric, allowed)}")
+    try:
+        file = ReferenceFile.model_validate(raw)
+    except ValidationError as exc:
+        loc, msg = first_validation_error(exc)
+        raise UserError(f"{path}: {loc or '(top level)'}: {msg}") from None
+    return [Reference(file.model, r.task, r.metric, r.value, r.split, " ".join(r.source.split()), str(path))
+            for r in file.results]
 
 
 def load_references(paths: list[Path] | None = None) -> list[Reference]:
@@ -101,35 +148,31 @@ def load_references(paths: list[Path] | None = None) -> list[Reference]:
     return [r for path in (reference_files() if paths is None else paths) for r in load_file(Path(path))]
 
 
-def reference_rows(refs: list[Reference], tasks: list[str]) -> list[dict[str, Any]]:
+def reference_rows(refs: list[Reference], tasks: list[str]) -> list[ReferenceRow]:
     """One row per model: task scores from the published metrics (QA: (EM + F1) / 2), strict per task."""
-    from harness.scoring import aggregate_suite
-
-    models = list(dict.fromkeys(r.model for r in refs))
     rows = []
-    for model in models:
+    for model in dict.fromkeys(r.model for r in refs):
         mine = [r for r in refs if r.model == model]
         metrics: dict[str, dict[str, float]] = {}
         for r in mine:
             metrics.setdefault(r.task, {})[r.metric] = r.value
-        scores = {t: _score(t, m) for t, m in metrics.items()}
+        # Published metrics are already averaged over languages: one pseudo-language for task_score.
+        scores = {t: task_score({"published": m}, _score_metrics(t, m)) for t, m in metrics.items()}
         suites = {}
         for name in registry.names("suite"):
             suite = registry.get("suite", name)
             if any(t in suite.tasks for t in tasks):
-                suites[name] = aggregate_suite(suite, scores)
-        rows.append({
-            "model": model,
-            "split": mine[0].split,
-            "sources": sorted({r.source for r in mine}),
-            "tasks": {t: ({"score": scores.get(t), "metrics": metrics[t]} if t in metrics else None) for t in tasks},
-            "suites": suites,
-        })
+                suites[name] = ReferenceSuite(**aggregate_suite(suite, scores))
+        rows.append(ReferenceRow(
+            model=model,
+            split=mine[0].split,
+            sources=sorted({r.source for r in mine}),
+            tasks={t: ReferenceTask(score=scores.get(t), metrics=metrics[t]) if t in metrics else None for t in tasks},
+            suites=suites,
+        ))
     return rows
 
 
-def _score(task: str, metrics: dict[str, float]) -> float | None:
-    names = registry.task(task).score_metrics if task in registry.names("task") else tuple(metrics)
-    if any(n not in metrics for n in names):
-        return None
-    return sum(metrics[n] for n in names) / len(names)
+def _score_metrics(task: str, metrics: dict[str, float]) -> tuple[str, ...]:
+    """The task's score metrics; for a suite task without a plugin, every published metric."""
+    return registry.task(task).score_metrics if task in registry.names("task") else tuple(metrics)

@@ -1,4 +1,4 @@
-"""The JSON Schema of leaderboard.json, shipped as package data, and its validator."""
+"""leaderboard.schema.json: generated from harness.report.models (`make schema`), shipped as package data."""
 
 from __future__ import annotations
 
@@ -6,15 +6,22 @@ import json
 from pathlib import Path
 from typing import Any
 
+from harness.report.models import Leaderboard
+
 SCHEMA_FILE = Path(__file__).with_name("leaderboard.schema.json")
 
 
-def schema() -> dict[str, Any]:
-    return json.loads(SCHEMA_FILE.read_text(encoding="utf-8"))
+def generate() -> str:
+    """The schema text of leaderboard.json (what it holds as written: every field present)."""
+    return json.dumps(Leaderboard.model_json_schema(mode="serialization"), indent=2, ensure_ascii=False) + "\n"
 
 
-def validate(board: dict[str, Any]) -> None:
-    """Raise jsonschema.ValidationError when `board` does not match the schema (a bug, not a user error)."""
-    import jsonschema
+def write() -> Path:
+    """Regenerate the shipped schema file."""
+    SCHEMA_FILE.write_text(generate(), encoding="utf-8")
+    return SCHEMA_FILE
 
-    jsonschema.validate(json.loads(json.dumps(board)), schema())
+
+def validate(board: dict[str, Any]) -> Leaderboard:
+    """`board` as a Leaderboard; pydantic.ValidationError when it does not match (a bug, not a user error)."""
+    return Leaderboard.model_validate(board)

@@ -1,0 +1,258 @@
+"""leaderboard.json as pydantic models: the one source of its shape (and of leaderboard.schema.json).
+
+Scores are in percent; null means not computed for every seed and language (strict).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Record(BaseModel):
+    """Closed records; field docstrings are the schema's descriptions; defaults are always written."""
+
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True,
+                              json_schema_serialization_defaults_required=True)
+
+
+class Stat(Record):
+    """A statistic over seeds."""
+
+    score: float | None
+    """Mean over the planned seeds; null unless every seed has a value."""
+    std: float | None
+    """Sample standard deviation over seeds; null with fewer than two values or any missing."""
+    n_seeds: int = Field(ge=0)
+    """Seeds with a value."""
+    seeds: dict[str, float | None]
+    """The value of each planned seed."""
+
+
+class Cell(Stat):
+    """One (arm, target task) cell: the test (or chosen split) score over seeds."""
+
+    dev: Stat
+    """The dev score over seeds (what selection goes by)."""
+    languages: dict[str, dict[str, float] | None]
+    """Per language, each metric's mean over seeds; null unless every seed has the language."""
+
+
+class Delta(Record):
+    """A difference between two statistics with its noise flag."""
+
+    delta: float | None
+    """Mean of this row minus mean of the baseline; null when either is null."""
+    within_noise: bool | None
+    """Whether the delta is within the seed spread (see `noise`); null with fewer than two seeds."""
+
+
+class SuiteStats(Record):
+    """A suite's score and group scores (strict XTREME rules)."""
+
+    score: Stat
+    """The suite score over seeds."""
+    groups: dict[str, Stat]
+    """Each group's score over seeds."""
+
+
+class SuiteDeltas(Record):
+    """Deltas of a suite's score and group scores."""
+
+    score: Delta
+    """Delta of the suite score."""
+    groups: dict[str, Delta]
+    """Delta of each group score."""
+
+
+class Deltas(Record):
+    """Every number of a row minus the same number of one baseline row."""
+
+    tasks: dict[str, Delta]
+    """Per target task."""
+    average: Delta
+    """Of the average over the grid's targets."""
+    suites: dict[str, SuiteDeltas]
+    """Per suite."""
+
+
+class Row(Record):
+    """A computed row of the leaderboard."""
+
+    arm: str
+    """Arm name (or the best row's name)."""
+    role: Literal["none", "intermediate", "baseline", "selected"]
+    """What the row is: the `none` arm, an intermediate arm, a baseline plugin's arm, or the best row."""
+    tasks: dict[str, Cell]
+    """Per target task."""
+    average: Stat
+    """Mean over the grid's target tasks, per seed then over seeds."""
+    suites: dict[str, SuiteStats]
+    """Per suite the grid touches."""
+    deltas: dict[str, Deltas] = {}
+    """Against each baseline arm other than this one."""
+
+
+class ArmRow(Row):
+    """An arm of the experiment."""
+
+    baseline: str | None
+    """The baseline plugin that runs the arm, if any."""
+    intermediate_tasks: list[str]
+    """The arm's intermediate tasks."""
+
+
+class SelectionRule(Record):
+    """How a target's arm is chosen for the best row."""
+
+    by: str | None
+    """The task whose dev score chooses (null: no choice possible)."""
+    rule: str
+    """The rule in words."""
+
+
+class SelectedRow(Row):
+    """The best intermediate arm per target, selected on dev."""
+
+    selection: Literal["dev"]
+    """The split selection goes by (never test)."""
+    label: str
+    """Row label in the Markdown report."""
+    selected: dict[str, str | None]
+    """Per target, the chosen arm (null: none could be chosen)."""
+    selection_rules: dict[str, SelectionRule]
+    """Per target, the rule that chose."""
+
+
+class ReferenceTask(Record):
+    """A published task result."""
+
+    score: float | None
+    """The task score from the published metrics (null when one of its score metrics is missing)."""
+    metrics: dict[str, float]
+    """Published metric values."""
+
+
+class ReferenceSuite(Record):
+    """A suite's score and group scores from published task scores."""
+
+    score: float | None
+    """The suite score (null unless every task is published)."""
+    groups: dict[str, float | None]
+    """Each group's score."""
+
+
+class ReferenceRow(Record):
+    """Published numbers of one model, shown apart: never in an average, a delta or a selection."""
+
+    model: str
+    """The published model."""
+    split: str
+    """The split the numbers are on."""
+    sources: list[str] = Field(min_length=1)
+    """Citations."""
+    tasks: dict[str, ReferenceTask | None]
+    """Per target task (null: not published)."""
+    suites: dict[str, ReferenceSuite]
+    """Per suite the grid touches."""
+
+
+class Experiment(Record):
+    """The experiment behind the runs directory."""
+
+    name: str
+    """Experiment name."""
+    model: str
+    """The pretrained encoder."""
+    seeds: list[int] = Field(min_length=1)
+    """Planned seeds."""
+    description: str
+    """Free text from the experiment file."""
+    experiments_seen: list[str]
+    """Every experiment that wrote into the runs directory."""
+
+
+class TaskInfo(Record):
+    """A target task."""
+
+    languages: list[str]
+    """Evaluated languages."""
+    metric: str
+    """The task's metric."""
+    score: str
+    """The metrics its score averages, joined by '+'."""
+    kind: str
+    """Task kind."""
+
+
+class SuiteInfo(Record):
+    """A suite the grid touches."""
+
+    tasks: list[str]
+    """Its tasks."""
+    groups: dict[str, list[str]]
+    """Its groups and their tasks."""
+    overall: str
+    """How the suite score is formed."""
+
+
+class NoiseRule(Record):
+    """When a delta counts as within noise."""
+
+    method: Literal["seed_spread"]
+    """The method."""
+    rule: str
+    """The rule in words."""
+    z: float
+    """The multiplier of the standard error."""
+
+
+class Progress(Record):
+    """How much of the plan is evaluated."""
+
+    evaluations_done: int
+    """Finished evaluate stages."""
+    evaluations_planned: int
+    """Planned evaluate stages."""
+
+
+class Environment(Record):
+    """Where the numbers come from."""
+
+    runtime: dict[str, Any] | None
+    """The runtime environment a finished stage recorded (null: none finished)."""
+    data_revisions: dict[str, str]
+    """Hub dataset `repo:config` -> revision."""
+
+
+class Leaderboard(Record):
+    """leaderboard.json written by `xstilts leaderboard` (harness.report.leaderboard.build)."""
+
+    model_config = ConfigDict(title="xstilts leaderboard", json_schema_extra={
+        "$schema": "https://json-schema.org/draft/2020-12/schema", "$id": "https://xstilts/leaderboard.schema.json"})
+
+    schema_version: Literal[2] = 2
+    """Version of this layout."""
+    experiment: Experiment
+    """The experiment."""
+    split: Literal["dev", "test"]
+    """The split the rows' scores are on."""
+    tasks: dict[str, TaskInfo]
+    """The target tasks, in grid order."""
+    suites: dict[str, SuiteInfo]
+    """The suites the grid touches."""
+    baselines: list[str]
+    """Arms every row is compared with."""
+    noise: NoiseRule
+    """The noise rule of the deltas."""
+    arms: list[ArmRow]
+    """One row per arm."""
+    best_per_target: SelectedRow | None
+    """The best intermediate arm per target (null without intermediate arms)."""
+    references: list[ReferenceRow]
+    """Published numbers."""
+    progress: Progress
+    """Evaluations done and planned."""
+    environment: Environment
+    """Runtime and data revisions."""
