@@ -32,6 +32,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from harness.errors import UserError, settings_error
+from harness.languages import LanguageCode
 
 TASK_NAME = "mlm-continuation"
 
@@ -50,7 +51,7 @@ class MLMSettings(BaseModel):
     """The validated settings of an `mlm` arm."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
-    languages: list[str] = Field(min_length=1)
+    languages: list[LanguageCode] = Field(min_length=1)
     dir: str | None = None
     files: dict[str, str] | None = None
     hf: HFCorpus | None = None

@@ -32,6 +32,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from harness.errors import UserError, settings_error
+from harness.languages import LanguageCode
 
 
 class TaskTranslation(BaseModel):
@@ -48,7 +49,7 @@ class TaskTranslation(BaseModel):
     fields: dict[str, str] = Field(default_factory=dict)
     """Canonical field -> source column (HF) or key (jsonl); the task's own fields when empty (HF)."""
     label_names: list[str] = Field(default_factory=list)
-    languages: list[str] | None = None
+    languages: list[LanguageCode] | None = None
 
     @model_validator(mode="after")
     def _one_source(self) -> TaskTranslation:
@@ -60,7 +61,7 @@ class TaskTranslation(BaseModel):
 class TranslateTrainSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     include_english: bool = True
-    languages: list[str] | None = None
+    languages: list[LanguageCode] | None = None
     max_examples: int | None = Field(default=None, ge=1)
     tasks: dict[str, TaskTranslation] = Field(min_length=1)
 

@@ -1,9 +1,13 @@
 """Resumable training checkpoints inside a stage directory.
 
-One file, stage_dir/checkpoint/state.pt, replaced atomically: model, optimizer and scheduler states, the
-loop's position in its precomputed schedule, keep-best and early-stopping state, and every RNG state
-(python, numpy, torch CPU and CUDA). It records the stage key and a hash of the stage config and is refused
-when either differs, so a checkpoint is never mixed into another computation.
+stage_dir/checkpoint/ holds what accelerate's `Accelerator.save_state` writes (model, optimizer, the objects
+registered for checkpointing such as the LR scheduler, the fp16 grad scaler, the python, numpy and torch
+RNG states) and state.pt: the loop's own state (position in its precomputed schedule, keep-best and
+early-stopping state) and the checkpoint's identity, the stage key and a hash of the stage config. A
+checkpoint of another stage or config is refused, so it is never mixed into another computation.
+
+The directory is written as a temporary sibling and renamed into place: a checkpoint appears whole or not
+at all, and a kill mid-save leaves the previous one.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import hashlib
 import json
 import os
 import random
+import shutil
 import signal
 import threading
 from collections.abc import Iterator
@@ -22,8 +27,8 @@ from typing import Any
 
 from harness.errors import UserError
 
-CHECKPOINT_DIR = "checkpoint"
 STATE_FILE = "state.pt"
+"""The loop's state and the checkpoint's identity, beside accelerate's files."""
 
 
 def config_hash(config: Any) -> str:
@@ -31,30 +36,21 @@ def config_hash(config: Any) -> str:
     return hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def rng_state() -> dict[str, Any]:
-    """Python, numpy and torch (CPU and CUDA) RNG states, in torch.load(weights_only=True)-safe types."""
+def rng_digest() -> str:
+    """A hash of the RNG states accelerate saves (python, numpy, torch CPU and CUDA).
+
+    Own code because `load_state` swallows any failure to restore them (it only logs "Could not load random
+    states"), and a resume with fresh RNG states would silently differ from an uninterrupted run.
+    """
     import numpy as np
     import torch
 
-    kind, keys, pos, has_gauss, gauss = np.random.get_state()
-    state = {"python": random.getstate(), "torch": torch.get_rng_state(),
-             "numpy": {"kind": kind, "keys": torch.from_numpy(keys.astype(np.int64)), "pos": int(pos),
-                       "has_gauss": int(has_gauss), "gauss": float(gauss)}}
-    if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
-
-
-def set_rng_state(state: dict[str, Any]) -> None:
-    import numpy as np
-    import torch
-
-    random.setstate(state["python"])
-    torch.set_rng_state(state["torch"])
-    n = state["numpy"]
-    np.random.set_state((n["kind"], n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["gauss"]))
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
+    digest = hashlib.sha256(repr(random.getstate()).encode())
+    _, keys, *rest = np.random.get_state()
+    digest.update(keys.tobytes() + repr(rest).encode())
+    for state in [torch.get_rng_state(), *(torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [])]:
+        digest.update(state.numpy().tobytes())
+    return digest.hexdigest()[:16]
 
 
 @dataclass(frozen=True)
@@ -72,19 +68,34 @@ class Checkpointer:
         return self.directory / STATE_FILE
 
     def exists(self) -> bool:
+        old = _sibling(self.directory, "old")
+        if not self.directory.exists() and old.exists():  # killed between the two renames of save()
+            os.replace(old, self.directory)
         return self.path.is_file()
 
-    def save(self, state: dict[str, Any]) -> None:
-        """Write `state` plus this checkpoint's identity; a kill mid-write leaves the previous one intact."""
+    def save(self, state: dict[str, Any], accelerator: Any = None) -> None:
+        """Write `state`, this checkpoint's identity and (with an `accelerator`) its `save_state`."""
         import torch
 
-        self.directory.mkdir(parents=True, exist_ok=True)
-        tmp = self.directory / f".{STATE_FILE}.tmp"
-        torch.save({**state, "identity": {"stage": self.stage, "config": self.config}}, tmp)
-        os.replace(tmp, self.path)
+        tmp, old = _sibling(self.directory, "partial"), _sibling(self.directory, "old")
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        identity = {"stage": self.stage, "config": self.config}
+        if accelerator is not None:
+            accelerator.save_state(str(tmp))
+            state = {**state, "rng_digest": rng_digest()}
+        torch.save({**state, "identity": identity}, tmp / STATE_FILE)
+        shutil.rmtree(old, ignore_errors=True)
+        if self.directory.exists():
+            os.replace(self.directory, old)
+        os.replace(tmp, self.directory)
+        shutil.rmtree(old, ignore_errors=True)
 
-    def load(self, expect: dict[str, Any]) -> dict[str, Any] | None:
-        """The saved state, or None; a checkpoint of another stage, config or schedule is a UserError."""
+    def load(self, expect: dict[str, Any], accelerator: Any = None) -> dict[str, Any] | None:
+        """The saved state, or None; a checkpoint of another stage, config or schedule is a UserError.
+
+        With an `accelerator` (after `prepare`), its `load_state` restores what `save` saved through it.
+        """
         import torch
 
         if not self.exists():
@@ -99,7 +110,23 @@ class Checkpointer:
             if state.get(key) != value:
                 raise UserError(f"checkpoint {self.path} was written for {key}={state.get(key)!r}, this run "
                                 f"has {value!r}; delete {self.directory} to start this stage afresh")
+        if accelerator is not None:
+            accelerator.load_state(str(self.directory))
+            if rng_digest() != state.get("rng_digest"):
+                raise RuntimeError(f"accelerate did not restore the RNG states saved in {self.directory}; a "
+                                   "resumed run would differ from an uninterrupted one")
         return state
+
+
+def _sibling(directory: Path, role: str) -> Path:
+    """Where `save` writes the next checkpoint ("partial") and parks the previous one ("old")."""
+    return directory.with_name(f".{directory.name}.{role}")
+
+
+def discard(directory: Path) -> None:
+    """Remove the checkpoint in `directory` and any leftover of an interrupted save."""
+    for path in (directory, _sibling(directory, "partial"), _sibling(directory, "old")):
+        shutil.rmtree(path, ignore_errors=True)
 
 
 class Interrupted(KeyboardInterrupt):

@@ -6,19 +6,17 @@ changes what it writes.
 
 from __future__ import annotations
 
-import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-from harness.checkpoint import CHECKPOINT_DIR
+from harness.checkpoint import discard
 from harness.data.settings import DataSettings
 from harness.environment import environment
 from harness.errors import UserError
+from harness.layout import CHECKPOINT_DIR, EXPERIMENT_JSON, METRICS_JSON, STAGE_JSON
 from harness.plan import Stage
-from harness.store import METRICS_JSON, STAGE_JSON, is_done, mark_done, read_json, stage_lock, write_json
-
-EXPERIMENT_JSON = "experiment.json"
+from harness.store import is_done, mark_done, read_json, stage_lock, write_json
 
 
 def run_stage(stage: Stage, runs_dir: Path, data: DataSettings, trust_remote_code: bool = False,
@@ -48,7 +46,7 @@ def run_stage(stage: Stage, runs_dir: Path, data: DataSettings, trust_remote_cod
         record.update({"finished_at": time.time(), "seconds": round(time.time() - started, 3), "data": provenance})
         write_json(stage_dir / STAGE_JSON, record)
         mark_done(stage_dir)
-        shutil.rmtree(stage_dir / CHECKPOINT_DIR, ignore_errors=True)  # the final model stays
+        discard(stage_dir / CHECKPOINT_DIR)  # the final model stays
     return True
 
 

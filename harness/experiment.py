@@ -43,12 +43,14 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 from harness import registry
 from harness.data.settings import DataSettings
 from harness.errors import UserError, did_you_mean, first_validation_error
 from harness.hparams import check_hparams
+from harness.languages import LanguageCode, distinct
 
 NONE_ARM = "none"
 _ENV_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -59,21 +61,22 @@ class _Strict(BaseModel):
 
 
 class SamplerConfig(_Strict):
-    """How a multi-task arm picks the task of each batch."""
+    """How a multi-task arm picks the task of each batch (harness.train.sampling_weights applies it; the
+    settings are checked here only)."""
 
     name: Literal["proportional", "temperature", "uniform", "capped"] = "proportional"
-    temperature: float = 1.0
-    cap: int | None = None
+    temperature: float = Field(1.0, gt=0)
+    cap: int | None = Field(None, ge=1)
     """Examples per task for "capped" (and the size cap inside proportional/temperature if set)."""
     weights: dict[str, float] = Field(default_factory=dict)
     """Optional per-task multipliers of the sampling rule's value, e.g. {squad: 0.5}."""
 
-    @field_validator("temperature")
-    @classmethod
-    def _positive(cls, v: float) -> float:
-        if v <= 0:
-            raise ValueError("temperature must be > 0")
-        return v
+    @model_validator(mode="after")
+    def _capped_has_cap(self) -> SamplerConfig:
+        if self.name == "capped" and self.cap is None:
+            raise PydanticCustomError("sampler", "'capped' needs cap (examples per task), e.g. "
+                                      "{name: capped, cap: 20000}")
+        return self
 
 
 class ArmConfig(_Strict):
@@ -89,10 +92,20 @@ class ArmConfig(_Strict):
     hparams: dict[str, Any] = Field(default_factory=dict)
     """Overrides for the intermediate phase of this arm."""
 
+    @model_validator(mode="after")
+    def _weights_name_tasks(self) -> ArmConfig:
+        for name in self.sampler.weights:
+            if name not in self.tasks:
+                raise PydanticCustomError("sampler", "sampler.weights: task '{name}' is not one of this arm's tasks "
+                                          "{tasks}{hint}", {"name": name, "tasks": self.tasks,
+                                                            "hint": did_you_mean(name, self.tasks)})
+        return self
+
 
 class TargetConfig(_Strict):
     task: str
-    languages: list[str] | None = None
+    languages: Annotated[list[LanguageCode], AfterValidator(distinct)] | None = None
+    """Evaluation languages (default: all of the task's); ISO 639-3 codes are stored as 2-letter codes."""
     hparams: dict[str, Any] = Field(default_factory=dict)
 
 
@@ -128,6 +141,14 @@ class ExperimentConfig(_Strict):
     model: str
     trust_remote_code: bool = False
     seeds: list[int] = Field(default_factory=lambda: [1], min_length=1)
+
+    @field_validator("seeds")
+    @classmethod
+    def _distinct_seeds(cls, v: list[int]) -> list[int]:
+        repeated = sorted({s for s in v if v.count(s) > 1})
+        if repeated:
+            raise ValueError(f"seed(s) {repeated} listed more than once; list each seed once")
+        return v
     arms: list[ArmConfig]
     targets: list[TargetConfig] = Field(min_length=1)
     hparams: dict[str, Any] = Field(default_factory=dict)
@@ -167,15 +188,25 @@ SHORTHANDS: dict[str, Callable[[Any], Any]] = {"arms": arm_item, "targets": targ
 """Top-level lists whose string items expand to mappings (the validators above use the same functions)."""
 
 
-def expand_env(value: Any) -> Any:
-    """Expand ${VAR} and ${VAR:-default} in every string of a YAML tree."""
+def expand_env(value: Any, path: str = "") -> Any:
+    """Expand ${VAR} and ${VAR:-default} in every string of a YAML tree; an unset ${VAR} without a default
+    is a UserError naming the variable and the field (`path`) it is in."""
     if isinstance(value, str):
-        return _ENV_RE.sub(lambda m: os.environ.get(m.group(1), m.group(2) or ""), value)
+        return _ENV_RE.sub(lambda m: _env_value(m.group(1), m.group(2), path), value)
     if isinstance(value, list):
-        return [expand_env(v) for v in value]
+        return [expand_env(v, f"{path}[{i}]") for i, v in enumerate(value)]
     if isinstance(value, dict):
-        return {k: expand_env(v) for k, v in value.items()}
+        return {k: expand_env(v, f"{path}.{k}" if path else str(k)) for k, v in value.items()}
     return value
+
+
+def _env_value(name: str, default: str | None, path: str) -> str:
+    if name in os.environ:
+        return os.environ[name]
+    if default is not None:
+        return default
+    raise UserError(f"{path or '(top level)'}: environment variable ${{{name}}} is not set; export {name}=... "
+                    f"or give a default: ${{{name}:-value}}")
 
 
 def apply_overrides(raw: dict, overrides: Sequence[str]) -> dict:
@@ -288,7 +319,11 @@ def load_experiment(path: str | Path, overrides: Sequence[str] = ()) -> Experime
         raise UserError(f"{path}: expected a mapping at the top level (name, model, arms, targets)")
     raw = apply_overrides(raw, overrides)
     try:
-        config = ExperimentConfig.model_validate(expand_env(raw))
+        expanded = expand_env(raw)
+    except UserError as exc:
+        raise UserError(f"{path}: {exc}") from None
+    try:
+        config = ExperimentConfig.model_validate(expanded)
     except ValidationError as exc:
         loc, msg = first_validation_error(exc)
         raise UserError(f"{path}: {loc or '(top level)'}: {msg}") from None
@@ -306,10 +341,6 @@ def check_semantics(config: ExperimentConfig, where: str) -> None:
         seen.add(arm.name)
         if arm.name == NONE_ARM and (arm.tasks or arm.baseline):
             raise UserError(f"{loc}: the arm 'none' means no intermediate training; rename this arm")
-        for name in arm.sampler.weights:
-            if name not in arm.tasks:
-                raise UserError(f"{loc}.sampler.weights: task '{name}' is not one of this arm's tasks "
-                                f"{arm.tasks}{did_you_mean(name, arm.tasks)}")
         for j, name in enumerate(arm.tasks):
             spec = _task(name, f"{loc}.tasks[{j}]")
             if spec.train is None:
@@ -323,9 +354,18 @@ def check_semantics(config: ExperimentConfig, where: str) -> None:
             if hasattr(plugin, "check_settings"):
                 plugin.check_settings(arm.settings, f"{loc}.settings")
         check_hparams(arm.hparams, f"{loc}.hparams")
+    first: dict[str, int] = {}
     for i, target in enumerate(config.targets):
         loc = f"{where}: targets[{i}]"
         spec = _task(target.task, f"{loc}.task")
+        if spec.role != "target":
+            targets = ", ".join(t.name for t in registry.all_tasks() if t.role == "target")
+            raise UserError(f"{loc}.task: '{spec.name}' is an intermediate task (English only, no zero-shot "
+                            f"evaluation); targets are: {targets}")
+        if spec.name in first:
+            raise UserError(f"{loc}: task '{spec.name}' is already targets[{first[spec.name]}]; list each target "
+                            "once, with all its languages in one entry")
+        first[spec.name] = i
         for lang in target.languages or []:
             if lang not in spec.languages:
                 raise UserError(f"{loc}.languages: '{lang}' is not a language of {spec.name}"

@@ -7,32 +7,38 @@ Resolution order (later wins): the recipe defaults below (jiant's public XTREME 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, fields
 from functools import cache
-from typing import Any, get_type_hints
+from typing import Annotated, Any, Literal
 
-from pydantic import TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
+from pydantic_core import PydanticCustomError
 
 from harness.errors import UserError, did_you_mean, first_validation_error
 
 
-@dataclass(frozen=True)
-class Hparams:
-    """Every knob of one training or evaluation phase."""
+class Hparams(BaseModel):
+    """Every knob of one training or evaluation phase; each rule on a value is a constraint of its field.
 
-    lr: float = 1e-5
+    Values are read laxly: "1e-3", which YAML 1.1 reads as a string, is the number 0.001; "abc" for a
+    number is an error.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
+
+    lr: float = Field(1e-5, gt=0)
     adam_eps: float = 1e-8
     weight_decay: float = 0.01
     """AdamW decoupled weight decay (jiant's recipe); never applied to biases or LayerNorm weights."""
     max_grad_norm: float = 1.0
-    warmup_ratio: float = 0.1
-    batch_size: int = 32
+    warmup_ratio: float = Field(0.1, ge=0, lt=1)
+    batch_size: int = Field(32, ge=1)
     """Effective batch size (micro-batch x grad_accum)."""
-    grad_accum: int = 1
-    epochs: float = 3.0
-    max_steps: int | None = None
+    grad_accum: int = Field(1, ge=1)
+    """Micro-batches per optimizer step; divides batch_size."""
+    epochs: float = Field(3.0, gt=0)
+    max_steps: int | None = Field(None, ge=1)
     """Optimizer steps; overrides epochs when set."""
-    max_seq_length: int = 256
+    max_seq_length: int = Field(256, ge=8)
     doc_stride: int = 128
     eval_batch_size: int = 64
     eval_every: int = 1000
@@ -41,11 +47,11 @@ class Hparams:
     """Size of the dev subset used for early stopping."""
     patience: int = 30
     """Stop after this many evaluations without improvement."""
-    early_stop_on: str = "en"
+    early_stop_on: Literal["en", "target"] = "en"
     """"en" (English dev) or "target" (dev sets of the target languages)."""
     max_train_examples: int | None = None
     """Cap on training examples (debugging, smoke runs)."""
-    mixed_precision: str = "auto"
+    mixed_precision: Literal["auto", "no", "bf16", "fp16"] = "auto"
     """"auto" (bf16 on a GPU that supports it, else fp32), "no", "bf16", "fp16"."""
     length_grouped: bool = True
     """Batch examples of similar length together (dynamic padding)."""
@@ -54,39 +60,29 @@ class Hparams:
     """Write a resumable checkpoint every N optimizer steps."""
     head_dropout: float = 0.1
 
-    def __post_init__(self) -> None:
-        checks = [
-            (self.lr > 0, "lr must be > 0"),
-            (self.batch_size >= 1, "batch_size must be >= 1"),
-            (self.grad_accum >= 1 and self.batch_size % self.grad_accum == 0,
-             "grad_accum must divide batch_size"),
-            (self.epochs > 0, "epochs must be > 0"),
-            (self.max_steps is None or self.max_steps >= 1, "max_steps must be >= 1"),
-            (0 <= self.warmup_ratio < 1, "warmup_ratio must be in [0, 1)"),
-            (self.max_seq_length >= 8, "max_seq_length must be >= 8"),
-            (self.early_stop_on in ("en", "target"), "early_stop_on must be 'en' or 'target'"),
-            (self.mixed_precision in ("auto", "no", "bf16", "fp16"),
-             "mixed_precision must be auto, no, bf16 or fp16"),
-        ]
-        for ok, message in checks:
-            if not ok:
-                raise UserError(message)
+    @model_validator(mode="after")
+    def _grad_accum_divides_batch_size(self) -> Hparams:
+        if self.batch_size % self.grad_accum:
+            raise PydanticCustomError("grad_accum", "grad_accum must divide batch_size (batch_size {batch_size}, "
+                                      "grad_accum {grad_accum})",
+                                      {"batch_size": self.batch_size, "grad_accum": self.grad_accum})
+        return self
 
     @property
     def micro_batch_size(self) -> int:
         return self.batch_size // self.grad_accum
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return self.model_dump()
 
 
-HPARAM_NAMES = tuple(f.name for f in fields(Hparams))
+HPARAM_NAMES = tuple(Hparams.model_fields)
 
 
 def check_hparams(values: Mapping[str, Any], where: str) -> None:
-    """Raise a UserError, located at `where`, for an unknown name or a value of the wrong type in one
-    override layer (rules across fields, e.g. grad_accum dividing batch_size, are checked once the layers
-    are merged, by `resolve`)."""
+    """Raise a UserError, located at `where`, for an unknown name or an invalid value in one override layer
+    (rules across fields, e.g. grad_accum dividing batch_size, are checked once the layers are merged, by
+    `resolve`)."""
     check_names(values, where)
     for name, value in values.items():
         try:
@@ -97,7 +93,9 @@ def check_hparams(values: Mapping[str, Any], where: str) -> None:
 
 @cache
 def _field_validator(name: str) -> TypeAdapter:
-    return TypeAdapter(get_type_hints(Hparams)[name])
+    """The type and constraints of one Hparams field."""
+    field = Hparams.model_fields[name]
+    return TypeAdapter(Annotated[(field.annotation, *field.metadata)] if field.metadata else field.annotation)
 
 
 def check_names(values: Mapping[str, Any], where: str) -> None:
@@ -115,16 +113,9 @@ def resolve(*layers: Mapping[str, Any] | None, where: str = "hparams") -> Hparam
             check_names(layer, where)
             merged.update(layer)
     try:
-        return _validator().validate_python({**asdict(Hparams()), **merged})
+        return Hparams.model_validate(merged)
     except ValidationError as exc:
         loc, msg = first_validation_error(exc)
+        if not loc:  # a rule across fields
+            raise UserError(f"{where}: {msg}") from None
         raise UserError(f"{where}: {loc}: {msg} (got {merged.get(loc.split('.')[0])!r})") from None
-    except UserError as exc:
-        raise UserError(f"{where}: {exc}") from None
-
-
-@cache
-def _validator() -> TypeAdapter:
-    """Checks and converts values by the fields' types (lax: "1e-3", which YAML 1.1 reads as a string,
-    is the number 0.001; "abc" for a number is an error)."""
-    return TypeAdapter(Hparams)

@@ -7,6 +7,9 @@ The table holds the 3-letter codes of the XTREME/XTREME-R languages as Tatoeba a
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Annotated
+
+from pydantic import AfterValidator
 
 from harness.errors import UserError, did_you_mean
 
@@ -24,6 +27,19 @@ def to_iso2(code: str) -> str:
     """The 2-letter code of `code` (2-letter codes pass through, lower-cased)."""
     code = code.strip().lower()
     return ISO3_TO_ISO2.get(code, code)
+
+
+LanguageCode = Annotated[str, AfterValidator(to_iso2)]
+"""A language code in user config: ISO 639-3 (`deu`) is accepted and stored as XTREME's 2-letter code."""
+
+
+def distinct(codes: list[str]) -> list[str]:
+    """`codes` unchanged, or a ValueError naming the codes given twice (after normalisation)."""
+    repeated = sorted({c for c in codes if codes.count(c) > 1})
+    if repeated:
+        raise ValueError(f"language(s) {repeated} listed more than once (ISO 639-3 codes count as their "
+                         "2-letter code); list each once")
+    return codes
 
 
 def resolve_languages(codes: Sequence[str], known: Sequence[str], where: str) -> list[str]:

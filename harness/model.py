@@ -9,9 +9,6 @@ from typing import Any
 
 from harness.errors import UserError
 
-ENCODER_DIR = "encoder"
-HEADS_FILE = "heads.safetensors"
-
 
 def quiet_transformers() -> None:
     """Silence load reports and progress bars of transformers (the harness prints its own progress)."""

@@ -12,28 +12,17 @@ from pathlib import Path
 from typing import Any
 
 from harness import registry
-from harness.checkpoint import CHECKPOINT_DIR, Checkpointer, config_hash
+from harness.checkpoint import Checkpointer, config_hash
 from harness.data.load import load_split, with_labels
 from harness.data.settings import DataSettings
 from harness.features_cache import cached_features
 from harness.hparams import Hparams
 from harness.kinds import get_kind
-from harness.model import (
-    ENCODER_DIR,
-    HEADS_FILE,
-    build_task_model,
-    hidden_size,
-    load_encoder,
-    load_heads,
-    save_encoder,
-    save_heads,
-)
+from harness.layout import CHECKPOINT_DIR, ENCODER_DIR, HEADS_FILE, MODEL_DIR, PREDICTIONS_DIR, prediction_file
+from harness.model import build_task_model, hidden_size, load_encoder, load_heads, save_encoder, save_heads
 from harness.plan import Stage
 from harness.store import staging_dir
 from harness.train import TrainTask, train
-
-MODEL_DIR = "model"
-PREDICTIONS_DIR = "predictions"
 
 
 @dataclass
@@ -202,7 +191,7 @@ def run_evaluate(ctx: StageContext) -> dict[str, Any]:
     with staging_dir(ctx.stage_dir / PREDICTIONS_DIR) as pred_dir:
 
         def write(split: str, lang: str, predictions: Any) -> None:
-            kind.write_predictions(pred_dir / f"{split}-{lang}.{kind.submission_ext}", predictions)
+            kind.write_predictions(pred_dir / prediction_file(split, lang, kind.submission_ext), predictions)
 
         return evaluate_task(model, tokenizer, spec, kind, cfg["languages"], cfg["splits"], hp,
                              cfg["settings"], lambda split, lang: ctx.load(spec, split, lang), write)

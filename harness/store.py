@@ -12,10 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import UserError
-
-DONE = "done"
-STAGE_JSON = "stage.json"
-METRICS_JSON = "metrics.json"
+from harness.layout import DONE
 
 
 def write_json(path: Path, obj: Any) -> None:

@@ -15,8 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.checkpoint import Checkpointer, Interrupted, rng_state, set_rng_state, sigterm_flag
-from harness.errors import UserError, did_you_mean
+from harness.checkpoint import Checkpointer, Interrupted, sigterm_flag
+from harness.errors import UserError
 from harness.hparams import Hparams
 
 
@@ -39,26 +39,6 @@ class TrainResult:
     evals: list[dict] = field(default_factory=list)
     train_loss: float | None = None
     sampler: dict = field(default_factory=dict)
-
-
-SAMPLERS = ("proportional", "temperature", "uniform", "capped")
-
-
-def check_sampler(sampler: dict, names: list[str]) -> None:
-    """A UserError for an unknown sampler, a temperature <= 0, a missing cap or a weight for an unknown task."""
-    name = sampler.get("name", "proportional")
-    if name not in SAMPLERS:
-        raise UserError(f"sampler: unknown name '{name}'; use one of {', '.join(SAMPLERS)}")
-    if float(sampler.get("temperature", 1.0)) <= 0:
-        raise UserError(f"sampler: temperature must be > 0, got {sampler.get('temperature')}")
-    if name == "capped" and not sampler.get("cap"):
-        raise UserError("sampler: 'capped' needs cap (examples per task), e.g. {name: capped, cap: 20000}")
-    if sampler.get("cap") is not None and int(sampler["cap"]) < 1:
-        raise UserError(f"sampler: cap must be >= 1, got {sampler['cap']}")
-    for task in (sampler.get("weights") or {}):
-        if task not in names:
-            raise UserError(f"sampler: weights name task '{task}', which is not one of this arm's tasks "
-                            f"{sorted(names)}{did_you_mean(task, names)}")
 
 
 def sampling_weights(sizes: dict[str, int], sampler: dict) -> dict[str, float]:
@@ -111,12 +91,12 @@ def schedule(tasks: list[TrainTask], hp: Hparams, sampler: dict, seed: int) -> t
     """The full list of (task, example indices) micro-batches and the number of optimizer steps.
 
     An epoch is one pass over every task's (capped) size; each task's examples are reshuffled whenever its
-    stream runs out, so a capped task still sees all its examples over time.
+    stream runs out, so a capped task still sees all its examples over time. `sampler` is a validated
+    harness.experiment.SamplerConfig as a dict.
     """
     rng = random.Random(seed)
     sampler = with_shares(sampler, tasks)
     names = [t.name for t in tasks]
-    check_sampler(sampler, names)
     for t in tasks:
         if not t.features:
             raise UserError(f"task '{t.name}' has no training examples (after filtering and capping); check its "
@@ -147,19 +127,6 @@ def task_weights(tasks: list[TrainTask], sampler: dict) -> dict[str, float]:
                             with_shares(sampler, tasks))
 
 
-def grad_scaler_state(accelerator: Any) -> dict[str, Any] | None:
-    """The fp16 loss scaler's state (scale, growth tracker), None without one (fp32, bf16)."""
-    scaler = getattr(accelerator, "scaler", None)
-    return None if scaler is None else scaler.state_dict()
-
-
-def restore_grad_scaler(accelerator: Any, state: dict[str, Any] | None) -> None:
-    """Resume the fp16 loss scale where the checkpoint left it (a fresh scaler would skip steps re-learning it)."""
-    scaler = getattr(accelerator, "scaler", None)
-    if scaler is not None and state:
-        scaler.load_state_dict(state)
-
-
 def mixed_precision(hp: Hparams) -> str:
     import torch
 
@@ -181,7 +148,8 @@ def _optimizer(model: Any, hp: Hparams):
 
 @dataclass
 class LoopState:
-    """Where the loop is: everything besides model/optimizer/scheduler that a resume must restore."""
+    """Where the loop is: what a resume must restore besides accelerate's state (model, optimizer, scheduler,
+    grad scaler, RNG states)."""
 
     position: int = 0
     """Index of the next micro-batch in the schedule."""
@@ -242,31 +210,26 @@ def train(
     sampler = with_shares(sampler or {"name": "proportional"}, tasks)
     set_seed(seed)
     plan, total_steps = schedule(tasks, hp, sampler, seed)
-    saved = checkpoint.load({"plan_length": len(plan), "total_steps": total_steps}) if checkpoint else None
-    if saved is not None:
-        model.load_state_dict(saved["model"])
     accelerator = Accelerator(mixed_precision=mixed_precision(hp), gradient_accumulation_steps=hp.grad_accum,
                               cpu=not torch.cuda.is_available())
     optimizer = _optimizer(model, hp)
     model, optimizer = accelerator.prepare(model, optimizer)
     scheduler = get_linear_schedule_with_warmup(optimizer, int(hp.warmup_ratio * total_steps), total_steps)
+    # Registered, not prepared: the loop steps it once per optimizer step itself (a prepared scheduler would
+    # also skip the steps fp16 skips), and save_state/load_state carry its state.
+    accelerator.register_for_checkpointing(scheduler)
     by_name = {t.name: t for t in tasks}
+    plan_shape = {"plan_length": len(plan), "total_steps": total_steps}
+    saved = checkpoint.load(plan_shape, accelerator) if checkpoint else None
     loop, best_state = LoopState(), None
     if saved is not None:
-        optimizer.load_state_dict(saved["optimizer"])
-        scheduler.load_state_dict(saved["scheduler"])
         loop, best_state = LoopState(**saved["loop"]), saved["best_state"]
-        set_rng_state(saved["rng"])
-        restore_grad_scaler(accelerator, saved.get("grad_scaler"))
         print(f"resuming from {checkpoint.path} at step {loop.steps} of {total_steps}", file=sys.stderr)
     unwrap = accelerator.unwrap_model
 
     def save() -> None:
         if accelerator.is_main_process:
-            checkpoint.save({"model": unwrap(model).state_dict(), "optimizer": optimizer.state_dict(),
-                             "scheduler": scheduler.state_dict(), "loop": vars(loop), "best_state": best_state,
-                             "rng": rng_state(), "grad_scaler": grad_scaler_state(accelerator),
-                             "plan_length": len(plan), "total_steps": total_steps})
+            checkpoint.save({"loop": vars(loop), "best_state": best_state, **plan_shape}, accelerator)
 
     model.train()
     with sigterm_flag() as term:

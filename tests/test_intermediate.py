@@ -284,14 +284,19 @@ def test_bad_sampler_settings_exit_2(offline_world, tmp_path, xstilts):
         assert message.split(":")[0] in err or "temperature" in err, err
 
 
-def test_empty_task_and_unknown_sampler_are_user_errors():
+def test_empty_task_is_a_user_error_and_sampler_settings_are_validated_by_the_config():
+    from pydantic import ValidationError
+
+    from harness.experiment import ArmConfig, SamplerConfig
     from harness.train import TrainTask, schedule
 
     kind = get_kind("classification")
     with pytest.raises(UserError, match="no training examples"):
         schedule([TrainTask("a", kind, [])], Hparams(max_steps=2), {"name": "uniform"}, 0)
-    task = TrainTask("a", kind, [{"input_ids": [0, 2]}])
-    with pytest.raises(UserError, match="temperature"):
-        schedule([task], Hparams(max_steps=2), {"name": "temperature", "temperature": -1}, 0)
-    with pytest.raises(UserError, match="not one of this arm"):
-        schedule([task], Hparams(max_steps=2), {"name": "uniform", "weights": {"b": 1}}, 0)
+    for sampler, message in (({"name": "temperature", "temperature": -1}, "temperature"),
+                             ({"name": "capped"}, "'capped' needs cap"), ({"cap": 0}, "cap"),
+                             ({"name": "mixed"}, "name")):
+        with pytest.raises(ValidationError, match=message):
+            SamplerConfig.model_validate(sampler)
+    with pytest.raises(ValidationError, match="not one of this arm"):
+        ArmConfig(name="x", tasks=["a"], sampler={"name": "uniform", "weights": {"b": 1}})

@@ -78,6 +78,24 @@ def test_checkpoint_of_another_config_is_refused(tmp_path):
         Checkpointer(tmp_path, "intermediate-a-1", "cfg1").load({"plan_length": 5})
 
 
+def test_a_checkpoint_is_whole_or_absent(tmp_path):
+    """save() writes a sibling and swaps it in; a kill between its two renames leaves the previous checkpoint."""
+    import os
+
+    from harness.checkpoint import Checkpointer, discard
+
+    directory = tmp_path / "checkpoint"
+    Checkpointer(directory, "s", "c").save({"plan_length": 1})
+    (tmp_path / ".checkpoint.partial").mkdir()  # a save killed mid-write: ignored, replaced by the next save
+    os.replace(directory, tmp_path / ".checkpoint.old")  # a save killed between its renames
+    assert Checkpointer(directory, "s", "c").load({})["plan_length"] == 1
+    Checkpointer(directory, "s", "c").save({"plan_length": 2})
+    assert Checkpointer(directory, "s", "c").load({})["plan_length"] == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint"]
+    discard(directory)
+    assert not list(tmp_path.iterdir())
+
+
 RESUME_BODY = """name: resume
 seeds: [1]
 arms: [mnli]
@@ -201,18 +219,22 @@ def test_warm_feature_cache_trains_exactly_like_cold(offline_world, tmp_path, mo
     assert run(warm, 2) == reference, "the warm cache with DataLoader workers changed the trained weights"
 
 
-def test_fp16_loss_scale_survives_a_checkpoint(tmp_path):
-    """The fp16 loss scaler is saved and restored with the rest of the state (GPU only; a CPU scaler here)."""
+def test_fp16_loss_scale_and_rng_states_survive_a_checkpoint(tmp_path):
+    """accelerate's save_state/load_state, through the Checkpointer, restore the fp16 loss scaler (GPU only in
+    training; a CPU scaler stands in here) and the RNG states."""
+    import random
+
     import torch
+    from accelerate import Accelerator
 
     from harness.checkpoint import Checkpointer
-    from harness.train import grad_scaler_state, restore_grad_scaler
 
-    class Fp16Accelerator:  # what the loop reads of accelerate's Accelerator under mixed_precision="fp16"
-        def __init__(self) -> None:
-            self.scaler = torch.amp.GradScaler("cpu", init_scale=2.0**16, growth_interval=3)
+    def accelerator(scaler: bool) -> Accelerator:  # what the loop holds; under mixed_precision="fp16", a scaler
+        acc = Accelerator(cpu=not torch.cuda.is_available())
+        acc.scaler = torch.amp.GradScaler("cpu", init_scale=2.0**16, growth_interval=3) if scaler else None
+        return acc
 
-    before = Fp16Accelerator()
+    before = accelerator(scaler=True)
     weight = torch.nn.Parameter(torch.ones(2))
     optimizer = torch.optim.SGD([weight], lr=0.1)
     before.scaler.scale(weight.sum()).backward()
@@ -223,13 +245,16 @@ def test_fp16_loss_scale_survives_a_checkpoint(tmp_path):
     before.scaler.update()  # one good step counted toward the next growth
     assert before.scaler.state_dict()["_growth_tracker"] == 1
     checkpoint = Checkpointer(tmp_path / "checkpoint", stage="s", config="c")
-    checkpoint.save({"grad_scaler": grad_scaler_state(before)})
-    after = Fp16Accelerator()
-    restore_grad_scaler(after, checkpoint.load({})["grad_scaler"])
+    checkpoint.save({}, before)
+    draws = (random.random(), torch.rand(3).tolist())
+    after = accelerator(scaler=True)
+    checkpoint.load({}, after)
+    assert (random.random(), torch.rand(3).tolist()) == draws
     assert after.scaler.get_scale() == 1024.0
     assert after.scaler.state_dict() == before.scaler.state_dict()
-    assert grad_scaler_state(object()) is None  # fp32 / bf16: nothing to save
-    restore_grad_scaler(object(), None)
+    checkpoint.save({}, accelerator(scaler=False))  # fp32 / bf16: no scaler to save or restore
+    assert not (checkpoint.directory / "scaler.pt").exists()
+    checkpoint.load({}, accelerator(scaler=False))
 
 
 def test_weight_decay_spares_biases_and_layernorm(offline_world):

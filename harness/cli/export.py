@@ -15,18 +15,16 @@ from typing import Any
 import click
 
 from harness.errors import UserError, did_you_mean
+from harness.layout import EXPERIMENT_JSON, PREDICTIONS_DIR, prediction_file
 from harness.store import is_done, read_json
 
 TEST_SPLIT = "test"
-NONE_ARM = "none"
-EXPERIMENT_JSON = "experiment.json"
-PREDICTIONS_DIR = "predictions"
-"""Names shared with harness.experiment, harness.execute and harness.stages (not imported: they are slow
-to import and `xstilts --help` must stay fast)."""
 
 
 def default_arm(arms: list[str]) -> str:
     """The first arm that is not `none`, else `none`."""
+    from harness.experiment import NONE_ARM  # here: pydantic is slow to import, `xstilts --help` stays fast
+
     return next((a for a in arms if a != NONE_ARM), arms[0])
 
 
@@ -71,16 +69,16 @@ def _copy_task(stage_dir: Path, spec: Any, languages: list[str], out: Path) -> l
     if not is_done(stage_dir):
         raise UserError(f"{stage_dir}: the evaluate stage of task '{spec.name}' is not done; run the "
                         "experiment to the end first")
-    ext = spec.submission.ext
-    missing = [lang for lang in languages
-               if not (stage_dir / PREDICTIONS_DIR / f"{TEST_SPLIT}-{lang}.{ext}").is_file()]
+    predictions = stage_dir / PREDICTIONS_DIR
+    names = {lang: prediction_file(TEST_SPLIT, lang, spec.submission.ext) for lang in languages}
+    missing = [lang for lang in languages if not (predictions / names[lang]).is_file()]
     if missing:
-        raise UserError(f"{stage_dir / PREDICTIONS_DIR}: no {TEST_SPLIT} predictions of task '{spec.name}' for "
+        raise UserError(f"{predictions}: no {TEST_SPLIT} predictions of task '{spec.name}' for "
                         f"{', '.join(missing)}; include 'test' in the experiment's `splits` and run it again")
     folder = out / spec.submission.folder
     folder.mkdir(parents=True, exist_ok=True)
-    for lang in languages:
-        shutil.copyfile(stage_dir / PREDICTIONS_DIR / f"{TEST_SPLIT}-{lang}.{ext}", folder / f"test-{lang}.{ext}")
+    for name in names.values():
+        shutil.copyfile(predictions / name, folder / name)  # the submission layout names files the same way
     return list(languages)
 
 

@@ -19,33 +19,29 @@ from pathlib import Path
 from typing import Any
 
 from harness.data.settings import SNAPSHOT_ENV, DataSettings
-from harness.errors import UserError, did_you_mean
+from harness.errors import UserError
+from harness.executors.base import Executor
 from harness.plan import Stage
-from harness.store import is_done
 
-SETTINGS = ("image", "gpus", "hf_cache", "mounts", "env")
 CONTAINER_HF_HOME = "/cache/hf"
 PASSED_ENV = ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "HF_TOKEN", SNAPSHOT_ENV, "XSTILTS_CACHE", "OMP_NUM_THREADS")
 
 
-class DockerExecutor:
-    """One container per stage, upstream first; done stages are skipped."""
+class DockerExecutor(Executor):
+    """One container per stage."""
 
     name = "docker"
+    SETTINGS = ("image", "gpus", "hf_cache", "mounts", "env")
 
     def __init__(self, settings: dict[str, Any] | None = None, model: str | None = None) -> None:
-        settings = dict(settings or {})
-        for key in settings:
-            if key not in SETTINGS:
-                raise UserError(f"executor_settings: unknown setting '{key}' for the docker executor"
-                                f"{did_you_mean(key, SETTINGS)}")
-        self.image = str(settings.get("image", "xstilts:latest"))
-        self.gpus = settings.get("gpus", "all")
+        super().__init__(settings, model)
+        self.image = str(self.settings.get("image", "xstilts:latest"))
+        self.gpus = self.settings.get("gpus", "all")
         default_cache = os.environ.get("HF_HOME", "~/.cache/huggingface")
-        self.hf_cache = Path(settings.get("hf_cache", default_cache)).expanduser().resolve()
-        self.mounts = [Path(p).expanduser().resolve() for p in settings.get("mounts", [])]
-        self.env = {str(k): str(v) for k, v in settings.get("env", {}).items()}
-        self.model = model
+        self.hf_cache = Path(self.settings.get("hf_cache", default_cache)).expanduser().resolve()
+        self.mounts = [Path(p).expanduser().resolve() for p in self.settings.get("mounts", [])]
+        self.env = {str(k): str(v) for k, v in self.settings.get("env", {}).items()}
+        self.client: Any = None
 
     def _read_paths(self, data: DataSettings) -> list[Path]:
         candidates = [self.model or "", data.snapshot_root or os.environ.get(SNAPSHOT_ENV, "")]
@@ -100,31 +96,22 @@ class DockerExecutor:
             raise UserError(f"docker executor: no Docker engine reachable ({type(exc).__name__}); start dockerd, "
                             "or set `executor: local`") from None
 
-    def run(self, stages: list[Stage], runs_dir: Path, data: DataSettings, trust_remote_code: bool = False,
-            on_stage: Callable[[Stage, str], None] | None = None, progress: Callable | None = None) -> dict:
-        client = self._client()
-        counts = {"ran": 0, "skipped": 0}
-        for stage in stages:
-            if on_stage:
-                on_stage(stage, "start")
-            if is_done(runs_dir / stage.key):
-                counts["skipped"] += 1
-                if on_stage:
-                    on_stage(stage, "skipped")
-                continue
-            container = client.containers.run(**self.container_spec(stage, runs_dir, data))
-            tail: list[str] = []
-            for chunk in container.logs(stream=True, follow=True):
-                tail = (tail + chunk.decode("utf-8", "replace").splitlines())[-20:]
-            status = container.wait().get("StatusCode", 1)
-            container.remove()
-            if status == 2:
-                last = next((line for line in reversed(tail) if line.startswith("error: ")), f"exit {status}")
-                raise UserError(f"stage {stage.key} (in {self.image}): {last.removeprefix('error: ')}")
-            if status != 0:
-                raise RuntimeError(f"stage {stage.key} failed in container {self.image} with exit code {status}:\n"
-                                   + "\n".join(tail))
-            counts["ran"] += 1
-            if on_stage:
-                on_stage(stage, "ran")
-        return counts
+    def start(self) -> None:
+        self.client = self._client()
+
+    def run_stage(self, stage: Stage, runs_dir: Path, data: DataSettings, trust_remote_code: bool,
+                  progress: Callable | None) -> bool:
+        """`xstilts run-stage` in a container (trust_remote_code is in the recorded experiment it re-plans)."""
+        container = self.client.containers.run(**self.container_spec(stage, runs_dir, data))
+        tail: list[str] = []
+        for chunk in container.logs(stream=True, follow=True):
+            tail = (tail + chunk.decode("utf-8", "replace").splitlines())[-20:]
+        status = container.wait().get("StatusCode", 1)
+        container.remove()
+        if status == 2:
+            last = next((line for line in reversed(tail) if line.startswith("error: ")), f"exit {status}")
+            raise UserError(f"stage {stage.key} (in {self.image}): {last.removeprefix('error: ')}")
+        if status != 0:
+            raise RuntimeError(f"stage {stage.key} failed in container {self.image} with exit code {status}:\n"
+                               + "\n".join(tail))
+        return True
