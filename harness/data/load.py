@@ -136,6 +136,12 @@ def _locate(name: str, source: HFSource, settings: DataSettings) -> tuple[str, s
     snapshot = settings.snapshot_for(source.repo)
     if snapshot is None:
         revision = settings.revisions.get(name) or settings.revisions.get(source.repo) or source.revision
+        looked_at = settings.snapshot_looked_at(source.repo)
+        if looked_at is not None and _offline():
+            setting, path = looked_at
+            raise UserError(f"no snapshot of dataset {source.repo} at {path} ({setting} is set) and the hub is "
+                            f"off; download it there (`huggingface-cli download --repo-type dataset {source.repo} "
+                            f"--local-dir {path}`) or fix {setting}")
         return source.repo, resolve_revision(source.repo, revision), None
     if not (snapshot / "README.md").exists():
         raise UserError(
@@ -239,11 +245,13 @@ def _stream(location: str, config: str | None, split: str, revision: str | None,
         raise _load_error(location, config, split, exc) from None
 
 
+def _offline() -> bool:
+    return os.environ.get("HF_HUB_OFFLINE") == "1" or os.environ.get("HF_DATASETS_OFFLINE") == "1"
+
+
 def resolve_revision(repo: str, revision: str) -> str:
     """A commit SHA for `revision` of dataset `repo` (a branch is resolved on the hub)."""
-    if SHA_RE.match(revision):
-        return revision
-    if os.environ.get("HF_HUB_OFFLINE") == "1" or os.environ.get("HF_DATASETS_OFFLINE") == "1":
+    if SHA_RE.match(revision) or _offline():
         return revision
     try:
         from huggingface_hub import HfApi
@@ -252,8 +260,8 @@ def resolve_revision(repo: str, revision: str) -> str:
     except Exception as exc:  # network, auth, unknown repo: all fixable by the user
         raise UserError(
             f"cannot resolve revision '{revision}' of dataset {repo} ({type(exc).__name__}); pin a commit "
-            f"SHA under data.revisions, or point data.snapshots['{repo}'] (or ${{XSTILTS_HUB_SNAPSHOTS}}) "
-            "at a local snapshot"
+            f"SHA under data.revisions, or use a local snapshot: data.snapshot_root (a folder of ORG/NAME "
+            f"snapshots) or data.snapshots: {{{repo}: DIR}}"
         ) from None
 
 
@@ -284,7 +292,8 @@ def _load_error(location: str, config: str | None, split: str, exc: Exception) -
     first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     return UserError(
         f"cannot load dataset {location} (config {config}, split {split}): {first[:300]}; check the "
-        "config/split names, or provide a local snapshot via data.snapshots or $XSTILTS_HUB_SNAPSHOTS"
+        "config/split names, or use a local snapshot: data.snapshot_root (a folder of ORG/NAME snapshots) or "
+        "data.snapshots: {REPO: DIR}"
     )
 
 

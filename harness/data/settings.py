@@ -51,6 +51,14 @@ class DataSettings:
                             f"sources; give {{part index: rows}}, e.g. {{{part}: {value}}}")
         return True, value
 
+    def snapshot_looked_at(self, repo: str) -> tuple[str, Path] | None:
+        """(the setting that names a snapshot root, the path looked at for `repo`) when a root is set."""
+        if self.snapshot_root:
+            return "data.snapshot_root", Path(self.snapshot_root).expanduser() / repo
+        if os.environ.get(SNAPSHOT_ENV):
+            return f"${SNAPSHOT_ENV}", Path(os.environ[SNAPSHOT_ENV]).expanduser() / repo
+        return None
+
     def snapshot_for(self, repo: str) -> Path | None:
         """The local snapshot directory of `repo`, if one is configured and exists."""
         if repo in self.snapshots:
