@@ -35,3 +35,15 @@ def settings_error(exc: Any, where: str, owner: str) -> UserError:
     """One line for invalid plugin settings: `where.location: message (owner)`."""
     loc, msg = first_validation_error(exc)
     return UserError(f"{where}{'.' + loc if loc else ''}: {msg} ({owner})")
+
+
+def validated(model: Any, data: Any, where: str) -> Any:
+    """`model.model_validate(data)` (a pydantic model class); a validation error becomes one UserError line
+    `where: field: message`."""
+    from pydantic import ValidationError
+
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        loc, msg = first_validation_error(exc)
+        raise UserError(f"{where}: {loc or '(top level)'}: {msg}") from None

@@ -43,12 +43,12 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from harness import registry
 from harness.data.settings import DataSettings
-from harness.errors import UserError, did_you_mean, first_validation_error
+from harness.errors import UserError, did_you_mean, validated
 from harness.hparams import check_hparams
 from harness.languages import LanguageCode, distinct
 
@@ -322,11 +322,7 @@ def load_experiment(path: str | Path, overrides: Sequence[str] = ()) -> Experime
         expanded = expand_env(raw)
     except UserError as exc:
         raise UserError(f"{path}: {exc}") from None
-    try:
-        config = ExperimentConfig.model_validate(expanded)
-    except ValidationError as exc:
-        loc, msg = first_validation_error(exc)
-        raise UserError(f"{path}: {loc or '(top level)'}: {msg}") from None
+    config = validated(ExperimentConfig, expanded, str(path))
     check_semantics(config, str(path))
     return config
 

@@ -20,11 +20,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from harness import registry
-from harness.errors import UserError, did_you_mean, first_validation_error
+from harness.errors import UserError, did_you_mean, validated
 from harness.report.models import ReferenceRow, ReferenceSuite, ReferenceTask
 from harness.scoring import aggregate_suite, task_score
 
@@ -134,11 +134,7 @@ def load_file(path: Path) -> list[Reference]:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
         raise UserError(f"{path}: cannot read reference file ({type(exc).__name__}); fix the YAML") from None
-    try:
-        file = ReferenceFile.model_validate(raw)
-    except ValidationError as exc:
-        loc, msg = first_validation_error(exc)
-        raise UserError(f"{path}: {loc or '(top level)'}: {msg}") from None
+    file = validated(ReferenceFile, raw, str(path))
     return [Reference(file.model, r.task, r.metric, r.value, r.split, " ".join(r.source.split()), str(path))
             for r in file.results]
 
