@@ -138,18 +138,31 @@ def score_submission(
     suite: Suite | str = "xtreme",
     specs: Mapping[str, TaskSpec] | None = None,
 ) -> dict[str, Any]:
-    """Score every task of `suite` whose folder exists in both directories; JSON-ready result."""
+    """Score every task of `suite` whose folder exists in both directories; JSON-ready result.
+
+    `ignored` lists every prediction folder that was not scored, and why (no gold folder for it, or no
+    task of the suite uses that folder name).
+    """
     pred_dir, gold_dir = Path(pred_dir), Path(gold_dir)
     for root in (pred_dir, gold_dir):
         if not root.is_dir():
             raise UserError(f"{root}: not a directory; pass the folder that holds one sub-folder per task")
     suite, specs = _resolve(suite, specs)
     tasks: dict[str, dict[str, Any]] = {}
+    ignored: dict[str, str] = {}
+    folders = {}
     for name in suite.tasks:
         spec = specs[name]
         assert spec.submission is not None
-        folder = spec.submission.folder
-        if (pred_dir / folder).is_dir() and (gold_dir / folder).is_dir():
+        folders[spec.submission.folder] = name
+        if not (pred_dir / spec.submission.folder).is_dir():
+            continue
+        if (gold_dir / spec.submission.folder).is_dir():
             tasks[name] = score_task(spec, pred_dir, gold_dir)
+        else:
+            ignored[spec.submission.folder] = f"no gold folder {gold_dir / spec.submission.folder}"
+    for extra in sorted(p.name for p in pred_dir.iterdir() if p.is_dir() and p.name not in folders):
+        ignored[extra] = f"no task of suite '{suite.name}' has this folder (its folders: {', '.join(folders)})"
     totals = aggregate_suite(suite, {name: result["score"] for name, result in tasks.items()})
-    return {"suite": suite.name, "score": totals["score"], "groups": totals["groups"], "tasks": tasks}
+    return {"suite": suite.name, "score": totals["score"], "groups": totals["groups"], "tasks": tasks,
+            "ignored": ignored}

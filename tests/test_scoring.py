@@ -130,6 +130,25 @@ def test_missing_task_leaves_totals_null(world):
     assert result["groups"]["qa"] == pytest.approx(100.0)
 
 
+def test_prediction_folders_without_gold_are_reported_not_silently_dropped(world, tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from harness.cli.score import score_command
+
+    pred, gold, specs = world
+    shutil.rmtree(gold / "xnli")
+    (pred / "xnli-old").mkdir()
+    result = score_submission(pred, gold, SUITE, specs)
+    assert "xnli" not in result["tasks"] and result["score"] is None
+    assert set(result["ignored"]) == {"xnli", "xnli-old"}
+    assert "no gold folder" in result["ignored"]["xnli"]
+    assert "no task of suite 'xtreme' has this folder" in result["ignored"]["xnli-old"]
+    monkeypatch.setattr(registry, "task", specs.__getitem__)
+    run = CliRunner().invoke(score_command, [str(pred), str(gold)])
+    assert run.exit_code == 0
+    assert f"not scored: {pred / 'xnli'}: no gold folder" in run.output
+
+
 def test_missing_language_file_names_it(world):
     pred, gold, specs = world
     (pred / "udpos" / "test-de.tsv").unlink()

@@ -15,10 +15,11 @@ def _fmt(value: float | None) -> str:
 
 def render(result: dict[str, Any]) -> None:
     """Print the tasks, per-language metrics, groups and the overall score as rich tables."""
-    from rich.console import Console
     from rich.table import Table
 
-    console = Console()
+    from harness.cli.console import console as make_console
+
+    console = make_console()
     metric_names = sorted({m for task in result["tasks"].values() for m in task["metrics"]})
     tasks = Table(title=f"{result['suite']}: tasks (mean over languages)")
     tasks.add_column("task")
@@ -63,6 +64,8 @@ def score_command(pred_dir: Path, gold_dir: Path, suite: str, output_json: Path 
 
     result = score_submission(pred_dir, gold_dir, suite=suite)
     render(result)
+    for folder, why in result["ignored"].items():
+        click.echo(f"not scored: {pred_dir / folder}: {why}", err=True)
     if output_json is not None:
         output_json.parent.mkdir(parents=True, exist_ok=True)
         output_json.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
