@@ -23,6 +23,7 @@ os.environ["HF_DATASETS_OFFLINE"] = "1"
 os.environ["HF_HOME"] = str(_SESSION_TMP / "hf-home")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.pop("XSTILTS_HUB_SNAPSHOTS", None)
+os.environ.pop("XSTILTS_CACHE", None)  # the feature cache goes under the session's HF_HOME, never a project's
 
 ROOT = Path(__file__).resolve().parent.parent
 
