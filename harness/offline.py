@@ -8,6 +8,7 @@ words carry labels so a working training loop learns them, and zero-shot transfe
 from __future__ import annotations
 
 import hashlib
+import json
 import random
 from collections.abc import Iterable
 from pathlib import Path
@@ -84,6 +85,12 @@ class TextGen:
         return " ".join(words)
 
 
+FIXTURE_FILE = "xstilts_fixture.json"
+"""Marker file in a model directory written by `build_tiny_model` (generated, not a pretrained model)."""
+FIXTURE_KEY = "xstilts_fixture"
+"""The same mark as a config.json key (and the marker file's key); it survives `save_pretrained`."""
+
+
 def build_tiny_model(
     out_dir: Path,
     corpus: Iterable[str],
@@ -123,13 +130,32 @@ def build_tiny_model(
         vocab_size=len(tokenizer), hidden_size=hidden_size, num_hidden_layers=layers,
         num_attention_heads=heads, intermediate_size=hidden_size * 4, max_position_embeddings=514,
         pad_token_id=1, bos_token_id=0, eos_token_id=2, type_vocab_size=1,
+        **{FIXTURE_KEY: True},  # kept by save_pretrained, so encoders fine-tuned from it carry it too
     )
     torch.manual_seed(seed)
     model = XLMRobertaForMaskedLM(config)
     out_dir.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out_dir, safe_serialization=True)
     tokenizer.save_pretrained(out_dir)
+    (out_dir / FIXTURE_FILE).write_text(json.dumps(
+        {FIXTURE_KEY: True, "what": f"a tiny randomly initialised XLM-R ({layers} layers, hidden size "
+         f"{hidden_size}) written by harness.offline.build_tiny_model; not a pretrained model"}, indent=2) + "\n",
+        encoding="utf-8")
     return out_dir
+
+
+def is_fixture_model(model_dir: Path) -> bool:
+    """Whether `model_dir` holds a generated fixture model (the tiny random XLM-R of `build_tiny_model`,
+    or an encoder fine-tuned from it): its marker file, or the mark in its config.json. A hub model id or
+    any other directory is not."""
+    model_dir = Path(model_dir)
+    if (model_dir / FIXTURE_FILE).is_file():
+        return True
+    config = model_dir / "config.json"
+    try:
+        return config.is_file() and json.loads(config.read_text(encoding="utf-8")).get(FIXTURE_KEY) is True
+    except (OSError, ValueError, AttributeError):
+        return False
 
 
 FIXTURES_GROUP = "xstilts.fixtures"

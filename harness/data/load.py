@@ -123,6 +123,7 @@ def _load_hf(task: TaskSpec, source: HFSource, lang: str, settings: DataSettings
         "revision": resolved,
         "snapshot": str(snapshot) if snapshot else None,
         "rows": n,
+        "synthetic": snapshot is not None and is_synthetic(snapshot),  # generated fixture data (the report says so)
     }
     provenance.update(check_rows(task.name, split, part, source, lang, n, settings, snapshot, resolved))
     return columns, provenance
@@ -211,6 +212,7 @@ def stream_column(source: HFSource, lang: str, settings: DataSettings, limit: in
         "source": "hf", "repo": source.repo, "config": config, "split": source.split, "revision": resolved,
         "snapshot": str(snapshot) if snapshot else None, "streamed": True, "limit": limit,
         "split_lines": split_lines, "rows_read": read[0], "rows": len(texts),
+        "synthetic": snapshot is not None and is_synthetic(snapshot),
     }
     return texts, provenance
 

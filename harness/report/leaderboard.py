@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 from harness import registry
 from harness.errors import UserError
 from harness.experiment import NONE_ARM
-from harness.layout import EXPERIMENT_JSON, METRICS_JSON, STAGE_JSON
+from harness.layout import ENCODER_DIR, EXPERIMENT_JSON, METRICS_JSON, MODEL_DIR, STAGE_JSON
 from harness.report.aggregate import NOISE_RULE, delta, over_seeds, row_aggregates
 from harness.report.models import (
     ArmRow,
@@ -32,6 +32,7 @@ from harness.report.models import (
     SelectionRule,
     SuiteDeltas,
     SuiteInfo,
+    Synthetic,
     TaskInfo,
 )
 from harness.store import is_done, read_json
@@ -53,13 +54,21 @@ def _record(runs_dir: Path, allow_mixed: bool) -> dict:
 
 
 def _evaluations(runs_dir: Path, record: dict) -> list[dict]:
-    """Each planned evaluate stage with its metrics (None when not done)."""
+    """Each planned evaluate stage with its metrics (None when not done).
+
+    A done stage whose metrics.json does not read back is a UserError naming the file: `xstilts run` runs
+    that stage again (a silently missing cell would look like a stage never run)."""
     out = []
     for stage in record["stages"]:
         if stage["kind"] != "evaluate":
             continue
         stage_dir = runs_dir / stage["key"]
-        metrics = read_json(stage_dir / METRICS_JSON) if is_done(stage_dir) else None
+        try:
+            metrics = read_json(stage_dir / METRICS_JSON) if is_done(stage_dir) else None
+        except (OSError, ValueError) as exc:
+            why = str(exc) if isinstance(exc, UserError) else f"{stage_dir / METRICS_JSON} is unreadable ({exc})"
+            raise UserError(f"{why}; `xstilts run` on this experiment recomputes stage {stage['key']}, then "
+                            "build the leaderboard again") from None
         out.append({**stage["meta"], "key": stage["key"], "metrics": metrics})
     return out
 
@@ -174,6 +183,7 @@ def build(runs_dir: Path, split: str = "test", allow_mixed: bool = False,
         experiment=Experiment(name=exp["name"], model=exp["model"], seeds=exp["seeds"],
                               description=exp.get("description", ""),
                               experiments_seen=record.get("experiments_seen") or [exp["name"]]),
+        synthetic=synthetic(runs_dir, record),
         split=split,
         tasks={t: _task_info(t, langs[t]) for t in tasks},
         suites={s.name: SuiteInfo(tasks=list(s.tasks), groups={g: list(v) for g, v in s.groups.items()},
@@ -183,8 +193,7 @@ def build(runs_dir: Path, split: str = "test", allow_mixed: bool = False,
         arms=rows,
         best_per_target=best,
         references=reference_rows(refs, tasks),
-        progress=Progress(evaluations_done=sum(e["metrics"] is not None for e in evals),
-                          evaluations_planned=len(evals)),
+        progress=_progress(runs_dir, evals),
         environment=_environment(runs_dir, record),
     ).model_dump(mode="json")
 
@@ -207,3 +216,72 @@ def _environment(runs_dir: Path, record: dict) -> Environment:
             if d.get("source") == "hf":
                 revisions[f"{d['repo']}:{d['config']}"] = d["revision"]
     return Environment(runtime=env, data_revisions=dict(sorted(revisions.items())))
+
+
+def _progress(runs_dir: Path, evals: list[dict]) -> Progress:
+    """Evaluate stages counted once each (one stage can fill the cells of several arms), and the finished
+    evaluate stages of the runs directory that the plan does not use."""
+    done = {e["key"] for e in evals if e["metrics"] is not None}
+    planned = {e["key"] for e in evals}
+    outside = 0
+    for stage_dir in sorted(p for p in runs_dir.iterdir() if p.is_dir() and p.name not in planned):
+        if is_done(stage_dir) and (stage_dir / STAGE_JSON).exists():
+            try:
+                outside += read_json(stage_dir / STAGE_JSON).get("kind") == "evaluate"
+            except (OSError, ValueError):
+                continue
+    return Progress(evaluations_done=len(done), evaluations_planned=len(planned), evaluation_cells=len(evals),
+                    evaluations_outside_plan=outside)
+
+
+def _data_records(records: list) -> list[dict]:
+    """Provenance records, with the parts of concatenated splits flattened."""
+    out = []
+    for d in records:
+        if isinstance(d, dict):
+            out += _data_records(d["parts"]) if isinstance(d.get("parts"), list) else [d]
+    return out
+
+
+def synthetic(runs_dir: Path, record: dict) -> Synthetic:
+    """Whether the numbers come from generated fixtures.
+
+    data: a finished stage's stage.json provenance records a load of a synthetic snapshot (`synthetic: true`,
+    written by harness.data.load; a record from before that key is judged by its snapshot's README marker).
+    model: the experiment's model directory is the fixture model (harness.offline.is_fixture_model); when
+    that directory is not here, the encoders saved in the runs directory carry the same mark.
+    """
+    from harness.data.snapshot import is_synthetic
+    from harness.offline import is_fixture_model
+
+    loads = synthetic_loads = 0
+    snapshots: set[str] = set()
+    for stage in record["stages"]:
+        stage_json = runs_dir / stage["key"] / STAGE_JSON
+        if not is_done(runs_dir / stage["key"]) or not stage_json.exists():
+            continue
+        for d in _data_records(read_json(stage_json).get("data") or []):
+            loads += 1
+            flag = d.get("synthetic")
+            if flag is None and d.get("snapshot"):
+                flag = is_synthetic(Path(d["snapshot"]))
+            if flag is True:
+                synthetic_loads += 1
+                snapshots.add(str(d.get("snapshot") or d.get("repo")))
+    why = []
+    if synthetic_loads:
+        why.append(f"data: {synthetic_loads} of {loads} data loads recorded in stage.json read synthetic "
+                   f"snapshots ({', '.join(sorted(snapshots))})")
+    model = record["experiment"]["model"]
+    path = Path(model).expanduser()
+    fixture = None
+    if path.is_dir():
+        fixture = path if is_fixture_model(path) else None
+    else:
+        candidates = (runs_dir / s["key"] / sub for s in record["stages"] for sub in (ENCODER_DIR,
+                                                                                     f"{MODEL_DIR}/{ENCODER_DIR}"))
+        fixture = next((c for c in candidates if is_fixture_model(c)), None)
+    if fixture is not None:
+        why.append(f"model: {fixture} is the generated tiny random XLM-R (harness.offline), not a pretrained "
+                   "encoder")
+    return Synthetic(data=bool(synthetic_loads), model=fixture is not None, why=why)

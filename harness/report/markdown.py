@@ -58,18 +58,24 @@ def render(board: dict[str, Any], heatmap: str | None = None) -> str:
     rule = "|---|---:|" + "---:|" * len(cols)
     lines = [
         f"# Leaderboard: {exp['name']}",
+        *_banner(board),
         "",
         f"Model `{exp['model']}`, seeds {exp['seeds']}, split `{board['split']}`. Scores in percent, mean ± std "
-        f"over seeds (n = seeds with a result); n/a = not computed for every seed and language (strict: no "
-        f"average over what happens to exist). Evaluations done: {board['progress']['evaluations_done']}/"
-        f"{board['progress']['evaluations_planned']}.",
+        "over seeds.",
+        "",
+        f"- n = seeds behind the numbers shown in the row (split `{board['split']}`).",
+        f"- {_na_legend(board)}",
+        f"- avg (grid) = mean of the row's task scores over this grid's {len(board['tasks'])} targets and their "
+        "languages only: not a suite score, not comparable with a published one.",
+        f"- {_progress(board['progress'])}",
         "",
         head,
         rule,
     ]
     for row in _rows(board):
-        n = min((row["tasks"][t]["n_seeds"] for t in board["tasks"]), default=0)
-        lines.append(f"| {_label(row)} | {n} | " + " | ".join(_stat(get(row)) for _, get in cols) + " |")
+        shown = [get(row) for _, get in cols]
+        n = min((s["n_seeds"] for s in shown if s["score"] is not None), default=0)
+        lines.append(f"| {_label(row)} | {n} | " + " | ".join(_stat(s) for s in shown) + " |")
     if board["best_per_target"]:
         best = board["best_per_target"]
         rules = best.get("selection_rules", {})
@@ -93,6 +99,50 @@ def render(board: dict[str, Any], heatmap: str | None = None) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _banner(board: dict) -> list[str]:
+    """A warning opening the report when the data or the model is a generated fixture (see `synthetic`)."""
+    syn = board.get("synthetic") or {}
+    what = []
+    if syn.get("data"):
+        what.append("the data is generated (synthetic fixture snapshots)")
+    if syn.get("model"):
+        what.append("the model is a tiny randomly initialised fixture, not a pretrained encoder")
+    if not what:
+        return []
+    return ["", f"> **Synthetic smoke test, not results: {' and '.join(what)}.** These numbers only show that the "
+                "pipeline runs; never compare them with published numbers (the references below are real models "
+                "on real data, averaged over each task's full language list).",
+            ">", "> Detected: " + "; ".join(syn.get("why") or []) + "."]
+
+
+def _na_legend(board: dict) -> str:
+    """What n/a means, naming the tasks this grid lacks for each group and suite shown."""
+    text = ("n/a = not computed for every seed and language (strict: no average over what happens to exist); a "
+            "group or suite score is n/a when one of its tasks is not in this grid or not complete")
+    suite = _primary_suite(board)
+    if suite is None:
+        return text + "."
+    tasks, info = set(board["tasks"]), board["suites"][suite]
+    lacking = [f"{g} lacks {', '.join(t for t in members if t not in tasks)}"
+               for g, members in info["groups"].items() if set(members) & tasks and not set(members) <= tasks]
+    missing = [t for t in info["tasks"] if t not in tasks]
+    if missing:
+        lacking.append(f"{suite} needs all {len(info['tasks'])} tasks of the suite")
+    return text + (f" (here: {'; '.join(lacking)})." if lacking else ".")
+
+
+def _progress(progress: dict) -> str:
+    """Evaluate stages done, each counted once, as they exist in the runs directory."""
+    text = f"Evaluate stages done: {progress['evaluations_done']}/{progress['evaluations_planned']}"
+    if progress.get("evaluation_cells", progress["evaluations_planned"]) != progress["evaluations_planned"]:
+        text += (f" (they fill {progress['evaluation_cells']} arm × target × seed cells: arms with the same "
+                 "encoder share a stage)")
+    if progress.get("evaluations_outside_plan"):
+        text += (f"; the runs directory also holds {progress['evaluations_outside_plan']} finished evaluate stages "
+                 "outside this plan (earlier code or settings), not used here")
+    return text + "."
+
+
 def _references(board: dict, cols: list) -> list[str]:
     if not board["references"]:
         return []
@@ -105,14 +155,32 @@ def _references(board: dict, cols: list) -> list[str]:
         score = fmt(ref["suites"][suite]["score"]) if suite and suite in ref["suites"] else NA
         out.append(f"| {ref['model']} | {ref['split']} | " + " | ".join(cells) + f" | {score} |")
     out += [""] + [f"- {ref['model']}: " + "; ".join(ref["sources"]) for ref in board["references"]]
-    return out
+    return out + _reference_languages(board)
+
+
+def _reference_languages(board: dict) -> list[str]:
+    """Per task, the languages the published scores average next to the ones this grid's rows average."""
+    official: dict[str, list[str]] = {}
+    for ref in board["references"]:
+        for t, r in ref["tasks"].items():
+            if r and r.get("languages"):
+                official.setdefault(t, r["languages"])
+    if not official:
+        return []
+    parts = []
+    for t, langs in official.items():
+        mine = board["tasks"][t]["languages"]
+        parts.append(f"{t} all {len(langs)}" if set(langs) <= set(mine) else
+                     f"{t} {len(mine)} of {len(langs)} ({', '.join(mine)})")
+    return ["", "Languages: a published score averages its task's full official language list; the computed rows "
+                "above average only this grid's languages: " + "; ".join(parts) + "."]
 
 
 def _per_language(board: dict) -> list[str]:
     out = ["", "## Per language"]
     for t, info in board["tasks"].items():
         langs = info["languages"]
-        out += ["", f"<details><summary>{t} per language ({info['metric']}; score = {info['score']})</summary>",
+        out += ["", f"<details><summary>{t} per language ({info['metric']}; {_score_label(info)})</summary>",
                 "", "| arm | " + " | ".join(langs) + " |", "|---|" + "---:|" * len(langs)]
         for row in _rows(board):
             per_lang = row["tasks"][t]["languages"]
@@ -120,6 +188,14 @@ def _per_language(board: dict) -> list[str]:
                        + " |")
         out += ["", "</details>"]
     return out
+
+
+def _score_label(info: dict) -> str:
+    """What a task's score is: its one metric, or the mean of several (QA: (EM+F1)/2) and what cells show."""
+    names = info["score"].split("+")
+    if len(names) == 1:
+        return f"score = {names[0]}"
+    return f"score = ({' + '.join(names)}) / {len(names)}; cells: {'/'.join(names)}"
 
 
 def _lang_cell(metrics: dict | None, info: dict) -> str:

@@ -132,6 +132,9 @@ class ReferenceTask(Record):
     """The task score from the published metrics (null when one of its score metrics is missing)."""
     metrics: dict[str, float]
     """Published metric values."""
+    languages: list[str] | None
+    """The languages the published score averages: the task's full official list, which the grid's own
+    rows may cover only in part (null: not known, a suite task without a plugin)."""
 
 
 class ReferenceSuite(Record):
@@ -209,12 +212,29 @@ class NoiseRule(Record):
 
 
 class Progress(Record):
-    """How much of the plan is evaluated."""
+    """How much of the plan is evaluated, in evaluate stages (directories of the runs directory)."""
 
     evaluations_done: int
-    """Finished evaluate stages."""
+    """Finished evaluate stages of the plan; a stage that serves several arms (same encoder) counts once."""
     evaluations_planned: int
-    """Planned evaluate stages."""
+    """Evaluate stages of the plan, each counted once."""
+    evaluation_cells: int
+    """(arm, target task, seed) cells the plan's evaluate stages fill; more than evaluations_planned when
+    arms share a stage."""
+    evaluations_outside_plan: int
+    """Finished evaluate stages in the runs directory that this plan does not use (earlier code or
+    settings); never part of the leaderboard."""
+
+
+class Synthetic(Record):
+    """Whether the numbers come from generated fixtures: then they are smoke-test numbers, not results."""
+
+    data: bool
+    """A finished stage loaded generated data (its stage.json provenance records a synthetic snapshot)."""
+    model: bool
+    """The model is a generated fixture (the tiny random XLM-R of `xstilts fixtures`), not a pretrained one."""
+    why: list[str]
+    """The evidence, one line per finding (empty when neither)."""
 
 
 class Environment(Record):
@@ -236,6 +256,8 @@ class Leaderboard(Record):
     """Version of this layout."""
     experiment: Experiment
     """The experiment."""
+    synthetic: Synthetic
+    """Whether data or model are generated fixtures (the Markdown report then opens with a warning)."""
     split: Literal["dev", "test"]
     """The split the rows' scores are on."""
     tasks: dict[str, TaskInfo]

@@ -145,7 +145,8 @@ def load_references(paths: list[Path] | None = None) -> list[Reference]:
 
 
 def reference_rows(refs: list[Reference], tasks: list[str]) -> list[ReferenceRow]:
-    """One row per model: task scores from the published metrics (QA: (EM + F1) / 2), strict per task."""
+    """One row per model: task scores from the published metrics (QA: (EM + F1) / 2), strict per task, with
+    the languages each averages (the task's full official list)."""
     rows = []
     for model in dict.fromkeys(r.model for r in refs):
         mine = [r for r in refs if r.model == model]
@@ -163,10 +164,16 @@ def reference_rows(refs: list[Reference], tasks: list[str]) -> list[ReferenceRow
             model=model,
             split=mine[0].split,
             sources=sorted({r.source for r in mine}),
-            tasks={t: ReferenceTask(score=scores.get(t), metrics=metrics[t]) if t in metrics else None for t in tasks},
+            tasks={t: ReferenceTask(score=scores.get(t), metrics=metrics[t], languages=_official_languages(t))
+                   if t in metrics else None for t in tasks},
             suites=suites,
         ))
     return rows
+
+
+def _official_languages(task: str) -> list[str] | None:
+    """The languages a published score averages: the task's full official list (None without a plugin)."""
+    return list(registry.task(task).languages) if task in registry.names("task") else None
 
 
 def _score_metrics(task: str, metrics: dict[str, float]) -> tuple[str, ...]:
