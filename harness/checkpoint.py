@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import UserError
+from harness.store import follow_umask
 
 STATE_FILE = "state.pt"
 """The loop's state and the checkpoint's identity, beside accelerate's files."""
@@ -85,6 +86,7 @@ class Checkpointer:
             accelerator.save_state(str(tmp))
             state = {**state, "rng_digest": rng_digest()}
         torch.save({**state, "identity": identity}, tmp / STATE_FILE)
+        follow_umask(tmp)
         shutil.rmtree(old, ignore_errors=True)
         if self.directory.exists():
             os.replace(self.directory, old)
@@ -130,22 +132,37 @@ def discard(directory: Path) -> None:
 
 
 class Interrupted(KeyboardInterrupt):
-    """Training stopped on SIGTERM after writing a checkpoint; running the experiment again resumes."""
+    """Training stopped on SIGTERM or SIGINT (Ctrl-C) after writing a checkpoint; running the experiment again
+    resumes. Its message is the one line the CLI prints: the stage, the step and the checkpoint directory."""
+
+
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 
 @contextmanager
-def sigterm_flag() -> Iterator[dict[str, bool]]:
-    """A flag set by SIGTERM while the block runs (the loop checkpoints and stops at the next step)."""
-    flag = {"set": False}
+def stop_flag() -> Iterator[dict[str, Any]]:
+    """{"set": bool, "signal": name}: set by SIGTERM or SIGINT while the block runs (the loop checkpoints and
+    stops at the end of the current optimizer step). A second Ctrl-C stops at once (KeyboardInterrupt), losing
+    the steps since the last checkpoint, for a step that takes too long."""
+    flag: dict[str, Any] = {"set": False, "signal": None}
     if threading.current_thread() is not threading.main_thread():
         yield flag
         return
 
     def handler(signum: int, frame: Any) -> None:
-        flag["set"] = True
+        if flag["set"] and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        flag["set"], flag["signal"] = True, flag["signal"] or signal.Signals(signum).name
 
-    previous = signal.signal(signal.SIGTERM, handler)
+    previous = {sig: signal.signal(sig, handler) for sig in STOP_SIGNALS}
     try:
         yield flag
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+def ignore_sigint(*_: Any) -> None:
+    """DataLoader `worker_init_fn`: Ctrl-C in a terminal signals the whole process group; a worker must keep
+    serving batches while the main process finishes its step and writes the checkpoint."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)

@@ -6,6 +6,7 @@ changes what it writes.
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -16,7 +17,7 @@ from harness.environment import environment
 from harness.errors import UserError
 from harness.layout import CHECKPOINT_DIR, EXPERIMENT_JSON, METRICS_JSON, STAGE_JSON
 from harness.plan import Stage
-from harness.store import is_done, mark_done, read_json, stage_lock, write_json
+from harness.store import is_done, mark_done, read_json, reopen_damaged, stage_lock, write_json
 
 
 def run_stage(stage: Stage, runs_dir: Path, data: DataSettings, trust_remote_code: bool = False,
@@ -90,4 +91,7 @@ def run_recorded_stage(runs_dir: Path, key: str) -> bool:
         raise UserError(f"stage {key} is not part of the experiment recorded in {path}; the code (stage keys "
                         "fingerprint it: an image must run the same code as the planner) or the experiment changed "
                         "since it was planned")
+    why = reopen_damaged(runs_dir / key)
+    if why:
+        print(f"{key}: {why}; running this stage again", file=sys.stderr)
     return run_stage(stage, runs_dir, config.data.settings(), config.trust_remote_code)

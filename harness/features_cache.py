@@ -18,7 +18,6 @@ import json
 import operator
 import os
 import pickle
-import tempfile
 import zipfile
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -26,6 +25,7 @@ from typing import Any
 
 from harness.fingerprint import code_modules, fingerprint, task_fingerprint
 from harness.hparams import Hparams
+from harness.store import temp_file
 
 CACHE_ENV = "XSTILTS_CACHE"
 FORMAT_VERSION = 1
@@ -251,7 +251,7 @@ def store(key: str, features: list[dict]) -> None:
 
     directory = cache_root() / "features"
     directory.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{key}.", suffix=".npz")
+    fd, tmp = temp_file(directory, key, suffix=".npz")  # the umask's mode, not mkstemp's 0600
     with os.fdopen(fd, "wb") as handle:
         np.savez(handle, **_encode(features))
     os.replace(tmp, directory / f"{key}.npz")

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.checkpoint import Checkpointer, Interrupted, sigterm_flag
+from harness.checkpoint import Checkpointer, Interrupted, ignore_sigint, stop_flag
 from harness.errors import UserError
 from harness.hparams import Hparams
 
@@ -183,7 +183,8 @@ def _batch_iter(plan: list[tuple[str, list[int]]], start: int, by_name: dict[str
 
     # Its own generator: the loader's worker seed must not consume the global RNG (dropout stays identical).
     return iter(DataLoader(items, batch_size=None, shuffle=False, num_workers=workers, collate_fn=collate,
-                           prefetch_factor=4, persistent_workers=False, generator=torch.Generator().manual_seed(0)))
+                           prefetch_factor=4, persistent_workers=False, generator=torch.Generator().manual_seed(0),
+                           worker_init_fn=ignore_sigint))
 
 
 def train(
@@ -200,7 +201,8 @@ def train(
     """Train `model` (a TaskModel) on `tasks`; returns the loop's record. Keeps the best evaluated state.
 
     With a `checkpoint`, the loop resumes from it when one exists, saves every `hp.save_every` optimizer
-    steps and on SIGTERM (then raises `Interrupted`); a resumed run ends exactly as an uninterrupted one.
+    steps and on SIGTERM or SIGINT (Ctrl-C; then raises `Interrupted`, whose message names the checkpoint); a
+    resumed run ends exactly as an uninterrupted one.
     """
     import torch
     from accelerate import Accelerator
@@ -232,7 +234,7 @@ def train(
             checkpoint.save({"loop": vars(loop), "best_state": best_state, **plan_shape}, accelerator)
 
     model.train()
-    with sigterm_flag() as term:
+    with stop_flag() as term:
         batches = _batch_iter(plan, loop.position, by_name, pad_id, hp.num_workers)
         for task_name, batch in batches:
             task = by_name[task_name]
@@ -272,8 +274,9 @@ def train(
             if checkpoint and (term["set"] or loop.steps % hp.save_every == 0):
                 save()
             if term["set"]:
-                raise Interrupted(f"stopped by SIGTERM at step {loop.steps}; checkpoint in {checkpoint.directory}"
-                                  if checkpoint else f"stopped by SIGTERM at step {loop.steps}")
+                stopped = f"stopped by {term['signal']} at step {loop.steps} of {total_steps}"
+                raise Interrupted(f"stage {checkpoint.stage} {stopped}; checkpoint in {checkpoint.directory}; run "
+                                  "again to resume" if checkpoint else f"{stopped} (no checkpoint kept)")
     if best_state is not None and loop.best_step != loop.steps:
         unwrap(model).load_state_dict(best_state)
     model.eval()

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from harness import __version__
+from harness.checkpoint import Interrupted
 from harness.cli.evaluate import evaluate_command
 from harness.cli.export import export_command
 from harness.cli.score import score_command
@@ -151,12 +152,16 @@ def main() -> None:
     except UserError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
-        click.echo("aborted", err=True)
+    except (click.exceptions.Abort, KeyboardInterrupt) as exc:
+        # click turns a KeyboardInterrupt in a command into Abort (from it)
+        cause = exc.__cause__ if isinstance(exc, click.exceptions.Abort) else exc
+        if isinstance(cause, Interrupted):  # SIGINT or SIGTERM in a training loop, which wrote a checkpoint
+            click.echo(f"interrupted: {cause}", err=True)
+        elif isinstance(cause, KeyboardInterrupt):
+            click.echo("interrupted; finished stages are kept, run again to resume", err=True)
+        else:
+            click.echo("aborted", err=True)
         sys.exit(130)
     except click.ClickException as exc:
         exc.show()
         sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
-        click.echo("interrupted; finished stages are kept, run again to resume", err=True)
-        sys.exit(130)

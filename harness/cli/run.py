@@ -13,7 +13,7 @@ from harness.errors import UserError
 from harness.execute import record_experiment
 from harness.experiment import load_experiment
 from harness.plan import plan, plan_record
-from harness.store import is_done
+from harness.store import damaged_result, is_done, reopen_damaged
 
 
 def output_dir(config, output: Path | None) -> Path:
@@ -33,6 +33,8 @@ def print_plan(stages, runs_dir: Path) -> None:
         table.add_column(col)
     for i, s in enumerate(stages, 1):
         status = "done" if is_done(runs_dir / s.key) else "todo"
+        if status == "done" and damaged_result(runs_dir / s.key):
+            status = "redo (result unreadable)"
         task = s.meta.get("task", "+".join(s.meta.get("tasks", [])))
         table.add_row(str(i), s.key, s.kind, s.meta.get("arm", ""), task, str(s.meta.get("seed", "")),
                       s.upstream or "-", status)
@@ -80,6 +82,10 @@ def run_experiment(experiment: Path, output: Path | None, dry_run: bool, allow_m
     runs_dir.mkdir(parents=True, exist_ok=True)
     record_experiment(runs_dir, with_overrides(plan_record(config, stages), overrides), allow_mixed)
     executor = registry.get("executor", config.executor)(config.executor_settings, model=config.model)
+    for stage in stages:  # a done stage whose results do not read back (truncated, deleted) runs again
+        why = reopen_damaged(runs_dir / stage.key)
+        if why:
+            click.echo(f"{stage.key}: {why}; running this stage again", err=True)
     todo = [s for s in stages if not is_done(runs_dir / s.key)]
     if not todo:
         click.echo(f"nothing to do: all {len(stages)} stages in {runs_dir} are done (no training ran)")
