@@ -206,3 +206,20 @@ def test_evaluate_stages_are_counted_once_as_in_the_runs_directory(tmp_path):
     assert "Evaluate stages done: 10/10 (they fill 12 arm × target × seed cells" in text
     assert "1 finished evaluate stages outside this plan" in text
     assert "Evaluations done" not in text
+
+
+def test_the_leaderboard_command_repeats_the_warning_on_the_terminal(tmp_path, xstilts):
+    from harness.offline import FIXTURE_FILE
+
+    runs = make_runs(tmp_path / "runs")
+    _mark_data(runs, synthetic=True)
+    model = tmp_path / "tiny-xlmr"
+    write_json(model / FIXTURE_FILE, {"xstilts_fixture": True})
+    _set_model(runs, str(model))
+    code, _, err = xstilts("leaderboard", runs, "--out", tmp_path / "reports")
+    assert code == 0, err
+    assert err.startswith("warning: Synthetic smoke test, not results: the data is generated")
+    _mark_data(runs, synthetic=False)
+    _set_model(runs, str(_real_model(tmp_path / "xlmr-large")))
+    code, _, err = xstilts("leaderboard", runs, "--out", tmp_path / "reports")
+    assert code == 0 and "Synthetic" not in err

@@ -123,8 +123,20 @@ def leaderboard_command(runs_dir: Path, out_dir: Path, split: str, allow_mixed: 
     """Write leaderboard.md, leaderboard.json and heatmap.png for a runs directory."""
     from harness.report.write import write_reports
 
-    for path in write_reports(runs_dir, out_dir, split, allow_mixed, require_complete):
+    paths = write_reports(runs_dir, out_dir, split, allow_mixed, require_complete)
+    for path in paths:
         click.echo(f"wrote {path}")
+    _warn_if_synthetic(paths[0])
+
+
+def _warn_if_synthetic(board_json: Path) -> None:
+    """Repeat the report's synthetic-data warning on the terminal (the demo's numbers are not results)."""
+    from harness.report.markdown import synthetic_warning
+    from harness.store import read_json
+
+    warning = synthetic_warning(read_json(board_json))
+    if warning:
+        click.echo(f"warning: {warning} (see the banner of {board_json.with_suffix('.md')})", err=True)
 
 
 @cli.command("fixtures")

@@ -99,8 +99,8 @@ def render(board: dict[str, Any], heatmap: str | None = None) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _banner(board: dict) -> list[str]:
-    """A warning opening the report when the data or the model is a generated fixture (see `synthetic`)."""
+def synthetic_warning(board: dict) -> str | None:
+    """The warning a report built on generated fixtures opens with (see `synthetic`), or None."""
     syn = board.get("synthetic") or {}
     what = []
     if syn.get("data"):
@@ -108,11 +108,20 @@ def _banner(board: dict) -> list[str]:
     if syn.get("model"):
         what.append("the model is a tiny randomly initialised fixture, not a pretrained encoder")
     if not what:
+        return None
+    return (f"Synthetic smoke test, not results: {' and '.join(what)}. These numbers only show that the pipeline "
+            "runs; never compare them with published numbers")
+
+
+def _banner(board: dict) -> list[str]:
+    """The warning as a block quote, with the evidence."""
+    warning = synthetic_warning(board)
+    if warning is None:
         return []
-    return ["", f"> **Synthetic smoke test, not results: {' and '.join(what)}.** These numbers only show that the "
-                "pipeline runs; never compare them with published numbers (the references below are real models "
-                "on real data, averaged over each task's full language list).",
-            ">", "> Detected: " + "; ".join(syn.get("why") or []) + "."]
+    head, _, tail = warning.partition(". ")
+    return ["", f"> **{head}.** {tail} (the references below are real models on real data, averaged over each "
+                "task's full language list).",
+            ">", "> Detected: " + "; ".join((board.get("synthetic") or {}).get("why") or []) + "."]
 
 
 def _na_legend(board: dict) -> str:
