@@ -61,11 +61,14 @@ demo: venv $(OFFLINE)/.written
 	$(TINY_ENV) $(BIN)/xstilts leaderboard $(RUNS)/smoke --out reports
 	@echo "reports: $$(pwd)/reports/leaderboard.md and $$(pwd)/reports/leaderboard.json"
 
+# Test processes (pytest-xdist); each builds its own offline world and tiny model.
+TEST_WORKERS ?= 2
+
 test: venv $(VENV)/.test-model
-	$(TINY_ENV) $(BIN)/python -m pytest -q
+	$(TINY_ENV) $(BIN)/python -m pytest -q -n $(TEST_WORKERS)
 
 test-fast: venv $(VENV)/.test-model
-	$(TINY_ENV) $(BIN)/python -m pytest -q -m "not slow"
+	$(TINY_ENV) $(BIN)/python -m pytest -q -n $(TEST_WORKERS) -m "not slow"
 
 lint: venv
 	$(BIN)/ruff check harness tasks baselines tests bench
