@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -69,10 +70,21 @@ def write_readme(root: Path, entries: list[dict], description: str = "") -> Path
 
 
 def front_matter(root: Path) -> dict:
-    """The YAML front matter of a snapshot's README.md ({} when there is none)."""
+    """The YAML front matter of a snapshot's README.md ({} when there is none); parsed once per README state
+    and shared between callers: read it, never modify it."""
     readme = root / "README.md"
     if not readme.exists():
         return {}
+    return _parsed_front_matter(readme, _stamp(readme))
+
+
+def _stamp(path: Path) -> tuple[int, int]:
+    stat = path.stat()
+    return stat.st_mtime_ns, stat.st_size
+
+
+@lru_cache(maxsize=256)
+def _parsed_front_matter(readme: Path, stamp: tuple[int, int]) -> dict:
     text = readme.read_text(encoding="utf-8")
     if not text.startswith("---"):
         return {}
@@ -91,7 +103,14 @@ def is_synthetic(root: Path) -> bool:
 
 
 def fingerprint(snapshot: Path) -> str:
-    """A content fingerprint of a snapshot (README text plus every file's path and size)."""
+    """A content fingerprint of a snapshot (README text plus every file's path and size); computed once per
+    state of its README, which every download or write_snapshot rewrites (a grid loads hundreds of splits)."""
+    readme = snapshot / "README.md"
+    return _fingerprint(snapshot, _stamp(readme) if readme.exists() else None)
+
+
+@lru_cache(maxsize=256)
+def _fingerprint(snapshot: Path, stamp: tuple[int, int] | None) -> str:
     h = hashlib.sha256()
     readme = snapshot / "README.md"
     if readme.exists():
