@@ -385,7 +385,15 @@ def check_semantics(config: ExperimentConfig, where: str) -> None:
 
 
 def _task(name: str, loc: str):
+    """The registered task `name`, its kind and metric checked to be registered too (a misspelt plugin name
+    in a spec would otherwise surface only once its stage runs)."""
     try:
-        return registry.task(name)
+        spec = registry.task(name)
+        for what, plugin in (("kind", spec.kind), ("metric", spec.metric)):
+            if registry.entry_point(what, plugin) is None:
+                raise UserError(f"task '{spec.name}' names the {what} '{plugin}', which is not registered"
+                                f"{did_you_mean(plugin, registry.names(what))}; install the plugin that "
+                                f"provides it or fix the task")
+        return spec
     except UserError as exc:
         raise UserError(f"{loc}: {exc}") from None

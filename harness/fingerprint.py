@@ -1,6 +1,6 @@
 """Code fingerprints: which Python source a stage key (and a feature-cache key) names.
 
-A module's hash is the sha256 of its AST (`ast.dump`, no line numbers) with every bare string statement
+A module's hash is the sha256 of its AST (`canonical_dump`, no line numbers) with every bare string statement
 (docstrings, attribute docstrings) removed: a comment or docstring edit changes nothing, any code edit
 changes it. Modules are located with `importlib.util.find_spec` on the top-level name and read from disk,
 never imported, so planning stays free of torch. A stage's code is the union of module closures
@@ -114,6 +114,19 @@ def _strip_and_collect(tree: ast.AST, package: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(found))
 
 
+def canonical_dump(node: Any) -> str:
+    """The AST as text, the same on every Python version that parses the code alike: fields a newer Python
+    adds empty (e.g. 3.12's `type_params=[]`) or leaves out (3.13 omits None) are skipped, unlike `ast.dump`,
+    so a stage key does not depend on the interpreter (the docker executor re-plans inside the image)."""
+    if isinstance(node, ast.AST):
+        fields = (f"{name}={canonical_dump(value)}" for name, value in ast.iter_fields(node)
+                  if value is not None and value != [])
+        return f"{type(node).__name__}({','.join(fields)})"
+    if isinstance(node, list):
+        return "[" + ",".join(canonical_dump(v) for v in node) + "]"
+    return repr(node)
+
+
 def source_hash(path: Path) -> str:
     """Hash of a Python file's code (docstrings and comments do not count)."""
     return _source(path, "", False).digest
@@ -133,7 +146,7 @@ def _source(path: Path, module: str, is_package: bool) -> _Source:
             found = _Source(stamp, "raw-" + hashlib.sha256(text).hexdigest()[:16], ())
         else:
             imports = _strip_and_collect(tree, module if is_package else module.rpartition(".")[0])
-            found = _Source(stamp, digest(ast.dump(tree)), imports if module else ())
+            found = _Source(stamp, digest(canonical_dump(tree)), imports if module else ())
         _SOURCES[(path, module)] = found
         return found
 

@@ -26,6 +26,10 @@ class Holdout:
     part: str = "slice"
     """"slice" (the held-out rows) or "rest" (every other row)."""
 
+    def __post_init__(self) -> None:
+        if not 0 < self.fraction < 1 or self.part not in ("slice", "rest"):
+            raise ValueError(f"Holdout: fraction must be in (0, 1) and part 'slice' or 'rest', got {self}")
+
 
 @dataclass(frozen=True)
 class HFSource:

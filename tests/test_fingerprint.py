@@ -212,3 +212,18 @@ def test_planning_imports_no_ml_library_and_fingerprints_differ_by_task():
     assert proc.returncode == 0, proc.stderr
     distinct, tasks = map(int, proc.stdout.split())
     assert distinct == tasks > 1
+
+
+def test_the_code_hash_ignores_fields_a_newer_python_adds_empty():
+    """3.12 adds `type_params=[]` to every def and class, 3.13 omits None fields: neither may change a key."""
+    import ast
+
+    tree = ast.parse("def f(x: int = 1) -> int:\n    return x\n")
+    plain = fingerprint.canonical_dump(tree)
+    func = tree.body[0]
+    func.type_params = []  # what 3.12 parses the same source into
+    assert fingerprint.canonical_dump(tree) == plain
+    func.returns = None  # a real change still counts
+    assert fingerprint.canonical_dump(tree) != plain
+    expected = "Module(body=[Assign(targets=[Name(id='x',ctx=Store())],value=Constant(value=1))])"
+    assert fingerprint.canonical_dump(ast.parse("x = 1")) == expected

@@ -138,3 +138,17 @@ def test_tables_off_a_terminal_do_not_break_words(xstilts):
     assert code == 0
     assert "multiple_choice" in out and "intermediate" in out  # whole words in their cells
     assert max(len(line) for line in out.splitlines()) > 80
+
+
+def test_a_task_naming_an_unregistered_metric_fails_validation_not_mid_run(tmp_path, monkeypatch):
+    from conftest import installed_plugin
+
+    spec = ("from harness.spec import HFSource, TaskSpec\n"
+            "TASK = TaskSpec(name='typo_task', kind='classification', description='d', metric='acuracy',\n"
+            "                score_metrics=('accuracy',), labels=('a', 'b'),\n"
+            "                train=HFSource(repo='x/y', split='train'), test=HFSource(repo='x/y', split='test'))\n")
+    with installed_plugin(tmp_path, "typo_pkg", {"__init__.py": "", "task.py": spec},
+                          "[xstilts.tasks]\ntypo_task = typo_pkg.task:TASK\n", monkeypatch):
+        with pytest.raises(UserError, match=r"targets\[0\]\.task: task 'typo_task' names the metric 'acuracy', "
+                                            r"which is not registered \(did you mean 'accuracy'\?\)"):
+            _load(tmp_path, "targets: [typo_task]")

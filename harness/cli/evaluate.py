@@ -68,6 +68,9 @@ def evaluate_encoder(task: str, model: str, data_dir: Path | None = None, langua
                         f"{'dev' if split == 'test' else 'test'}")
     langs = resolve_languages(languages.split(",") if languages else list(spec.languages), spec.languages,
                               f"--languages of task '{spec.name}'")
+    if not spec.split_languages(split, langs):
+        raise UserError(f"task '{spec.name}' has no {split} split in {', '.join(langs)} (it has one in "
+                        f"{', '.join(spec.split_languages(split))}); choose other --languages or --split")
     data = _data_settings(spec, data_dir, snapshot_root)
     overrides = {"eval_batch_size": batch_size, **({"max_seq_length": max_seq_length} if max_seq_length else {})}
     hp = resolve(spec.hparams, overrides, where="xstilts evaluate")

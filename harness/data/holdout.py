@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 
+from harness.errors import UserError
 from harness.spec import Holdout
 
 Columns = dict[str, list]
@@ -20,8 +21,6 @@ def _rank_key(seed: int, row_id: str) -> str:
 
 def slice_ids(ids: list[str], holdout: Holdout) -> set[str]:
     """The ids in the held-out slice: the round(fraction * n) ids (at least one) of smallest hash."""
-    if not 0 < holdout.fraction < 1:
-        raise ValueError(f"holdout fraction must be in (0, 1), got {holdout.fraction}")
     unique = sorted(set(ids))
     size = max(1, round(holdout.fraction * len(unique)))
     return set(sorted(unique, key=lambda i: _rank_key(holdout.seed, i))[:size])
@@ -29,8 +28,9 @@ def slice_ids(ids: list[str], holdout: Holdout) -> set[str]:
 
 def apply_holdout(columns: Columns, holdout: Holdout) -> tuple[Columns, dict]:
     """(rows of the slice, or of the rest, per `holdout.part`; a provenance record)."""
-    if holdout.part not in ("slice", "rest"):
-        raise ValueError(f"holdout part must be 'slice' or 'rest', got {holdout.part!r}")
+    if "id" not in columns:
+        raise UserError(f"a held-out slice is chosen by row id, and these rows have none (columns: "
+                        f"{sorted(columns)}); map an id column in the task's source fields")
     ids = [str(i) for i in columns["id"]]
     chosen = slice_ids(ids, holdout)
     keep = [(i in chosen) == (holdout.part == "slice") for i in ids]

@@ -32,7 +32,8 @@ class DataSettings:
     """Overrides of the public row counts that HF splits are checked against: task -> split ("train", "dev",
     "test") -> language -> rows, or None to switch the check off; for a split concatenated from several
     sources (e.g. anli train) -> {part index: rows or None}, or None for every part.
-    E.g. {"pawsx": {"dev": {"de": 1999}}, "anli": {"train": {"en": {3: 549000}}}}."""
+    E.g. {"pawsx": {"dev": {"de": 1999}}, "anli": {"train": {"en": {3: 549000}}}}. The count is the source's
+    before any held-out slice is taken (TyDiQA's dev and train both check the full English train count)."""
 
     def rows_override(self, task: str, split: str, lang: str, part: int | None) -> tuple[bool, int | None]:
         """(whether an override is set, its rows or None) for `part` (None: a single-source split)."""

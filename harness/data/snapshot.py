@@ -103,7 +103,7 @@ def is_synthetic(root: Path) -> bool:
 
 
 def fingerprint(snapshot: Path) -> str:
-    """A content fingerprint of a snapshot (README text plus every file's path and size); computed once per
+    """A content fingerprint of a snapshot (README text plus every file's path, size and mtime); computed once per
     state of its README, which every download or write_snapshot rewrites (a grid loads hundreds of splits)."""
     readme = snapshot / "README.md"
     return _fingerprint(snapshot, _stamp(readme) if readme.exists() else None)
@@ -116,5 +116,6 @@ def _fingerprint(snapshot: Path, stamp: tuple[int, int] | None) -> str:
     if readme.exists():
         h.update(readme.read_bytes())
     for path in sorted(p for p in snapshot.rglob("*") if p.is_file() and ".cache" not in p.parts):
-        h.update(f"{path.relative_to(snapshot)}:{path.stat().st_size}".encode())
+        stat = path.stat()  # a file replaced by one of the same size still changes the fingerprint
+        h.update(f"{path.relative_to(snapshot)}:{stat.st_size}:{stat.st_mtime_ns}".encode())
     return "local-" + h.hexdigest()[:16]

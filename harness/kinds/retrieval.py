@@ -130,7 +130,7 @@ class RetrievalKind(Kind):
         if settings["method"] != "mine" or settings.get("threshold") is not None:
             return settings
         if lang not in self._prepared:
-            if spec.dev is None:
+            if lang not in spec.split_languages("dev", [lang]):
                 raise UserError(f"task '{spec.name}' has no dev split to tune the mining threshold on; "
                                 "set a fixed `threshold` in task_settings")
             from harness.retrieval.threshold import best_threshold
