@@ -147,8 +147,9 @@ def test_a_task_naming_an_unregistered_metric_fails_validation_not_mid_run(tmp_p
             "TASK = TaskSpec(name='typo_task', kind='classification', description='d', metric='acuracy',\n"
             "                score_metrics=('accuracy',), labels=('a', 'b'),\n"
             "                train=HFSource(repo='x/y', split='train'), test=HFSource(repo='x/y', split='test'))\n")
+    message = (r"targets\[0\]\.task: task 'typo_task' names the metric 'acuracy', which is not registered "
+               r"\(did you mean 'accuracy'\?\)")
     with installed_plugin(tmp_path, "typo_pkg", {"__init__.py": "", "task.py": spec},
-                          "[xstilts.tasks]\ntypo_task = typo_pkg.task:TASK\n", monkeypatch):
-        with pytest.raises(UserError, match=r"targets\[0\]\.task: task 'typo_task' names the metric 'acuracy', "
-                                            r"which is not registered \(did you mean 'accuracy'\?\)"):
-            _load(tmp_path, "targets: [typo_task]")
+                          "[xstilts.tasks]\ntypo_task = typo_pkg.task:TASK\n", monkeypatch), \
+            pytest.raises(UserError, match=message):
+        _load(tmp_path, "targets: [typo_task]")
