@@ -49,7 +49,8 @@ def rng_digest() -> str:
     digest = hashlib.sha256(repr(random.getstate()).encode())
     _, keys, *rest = np.random.get_state()
     digest.update(keys.tobytes() + repr(rest).encode())
-    for state in [torch.get_rng_state(), *(torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [])]:
+    # the CUDA state of the device training runs on only: resuming with another number of visible GPUs is fine
+    for state in [torch.get_rng_state(), *([torch.cuda.get_rng_state()] if torch.cuda.is_available() else [])]:
         digest.update(state.numpy().tobytes())
     return digest.hexdigest()[:16]
 
@@ -162,7 +163,24 @@ def stop_flag() -> Iterator[dict[str, Any]]:
             signal.signal(sig, old)
 
 
+_DEFERRED: dict[str, str | None] = {"signal": None}
+"""A stop signal that arrived when the stage had no step left to stop after (process-wide, like signals)."""
+
+
+def defer_stop(signal_name: str) -> None:
+    """Remember a stop request that came during a stage's last step: the stage finishes, the run stops."""
+    _DEFERRED["signal"] = signal_name
+
+
+def take_deferred_stop() -> str | None:
+    """The deferred stop signal's name, once (None when there is none)."""
+    name, _DEFERRED["signal"] = _DEFERRED["signal"], None
+    return name
+
+
 def ignore_sigint(*_: Any) -> None:
-    """DataLoader `worker_init_fn`: Ctrl-C in a terminal signals the whole process group; a worker must keep
-    serving batches while the main process finishes its step and writes the checkpoint."""
+    """DataLoader `worker_init_fn`: Ctrl-C in a terminal (SIGINT) or a job scheduler (SIGTERM) signals the whole
+    process group; a worker must keep serving batches while the main process finishes its step and writes the
+    checkpoint (the main process shuts its workers down)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)

@@ -11,10 +11,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from harness.checkpoint import discard
+from harness.checkpoint import Interrupted, discard, take_deferred_stop
 from harness.data.settings import DataSettings
 from harness.environment import environment
-from harness.errors import UserError
+from harness.errors import UserError, validated
 from harness.layout import CHECKPOINT_DIR, EXPERIMENT_JSON, METRICS_JSON, STAGE_JSON
 from harness.plan import Stage
 from harness.store import is_done, mark_done, read_json, reopen_damaged, stage_lock, write_json
@@ -48,6 +48,10 @@ def run_stage(stage: Stage, runs_dir: Path, data: DataSettings, trust_remote_cod
         write_json(stage_dir / STAGE_JSON, record)
         mark_done(stage_dir)
         discard(stage_dir / CHECKPOINT_DIR)  # the final model stays
+    stopped_by = take_deferred_stop()
+    if stopped_by:
+        raise Interrupted(f"stage {stage.key} finished; stopped by {stopped_by} before the next stage; run again "
+                          "to continue")
     return True
 
 
@@ -84,7 +88,7 @@ def run_recorded_stage(runs_dir: Path, key: str) -> bool:
     path = runs_dir / EXPERIMENT_JSON
     if not path.exists():
         raise UserError(f"{runs_dir} has no {EXPERIMENT_JSON}; run `xstilts run` (or --dry-run) there first")
-    config = ExperimentConfig.model_validate(read_json(path)["experiment"])
+    config = validated(ExperimentConfig, read_json(path)["experiment"], str(path))
     check_semantics(config, str(path))
     stage = next((s for s in plan(config) if s.key == key), None)
     if stage is None:

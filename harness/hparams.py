@@ -26,10 +26,10 @@ class Hparams(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
 
     lr: float = Field(1e-5, gt=0)
-    adam_eps: float = 1e-8
-    weight_decay: float = 0.01
+    adam_eps: float = Field(1e-8, gt=0)
+    weight_decay: float = Field(0.01, ge=0)
     """AdamW decoupled weight decay (jiant's recipe); never applied to biases or LayerNorm weights."""
-    max_grad_norm: float = 1.0
+    max_grad_norm: float = Field(1.0, gt=0)
     warmup_ratio: float = Field(0.1, ge=0, lt=1)
     batch_size: int = Field(32, ge=1)
     """Effective batch size (micro-batch x grad_accum)."""
@@ -39,26 +39,26 @@ class Hparams(BaseModel):
     max_steps: int | None = Field(None, ge=1)
     """Optimizer steps; overrides epochs when set."""
     max_seq_length: int = Field(256, ge=8)
-    doc_stride: int = 128
-    eval_batch_size: int = 64
-    eval_every: int = 1000
+    doc_stride: int = Field(128, ge=0)
+    eval_batch_size: int = Field(64, ge=1)
+    eval_every: int = Field(1000, ge=1)
     """Evaluate on the dev subset every N optimizer steps (and at the end)."""
-    eval_examples: int = 500
+    eval_examples: int = Field(500, ge=1)
     """Size of the dev subset used for early stopping."""
-    patience: int = 30
+    patience: int = Field(30, ge=1)
     """Stop after this many evaluations without improvement."""
     early_stop_on: Literal["en", "target"] = "en"
     """"en" (English dev) or "target" (dev sets of the target languages)."""
-    max_train_examples: int | None = None
+    max_train_examples: int | None = Field(None, ge=1)
     """Cap on training examples (debugging, smoke runs)."""
     mixed_precision: Literal["auto", "no", "bf16", "fp16"] = "auto"
     """"auto" (bf16 on a GPU that supports it, else fp32), "no", "bf16", "fp16"."""
     length_grouped: bool = True
     """Batch examples of similar length together (dynamic padding)."""
-    num_workers: int = 0
-    save_every: int = 1000
+    num_workers: int = Field(0, ge=0)
+    save_every: int = Field(1000, ge=1)
     """Write a resumable checkpoint every N optimizer steps."""
-    head_dropout: float = 0.1
+    head_dropout: float = Field(0.1, ge=0, lt=1)
 
     @model_validator(mode="after")
     def _grad_accum_divides_batch_size(self) -> Hparams:

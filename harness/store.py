@@ -29,10 +29,21 @@ def file_mode() -> int:
     """0o666 less the process umask: the mode `open()` gives a new file. Read once, on first use."""
     global _file_mode
     if _file_mode is None:
-        umask = os.umask(0)  # the only way to read it; set straight back
-        os.umask(umask)
-        _file_mode = 0o666 & ~umask
+        _file_mode = 0o666 & ~_umask()
     return _file_mode
+
+
+def _umask() -> int:
+    """The process umask, from /proc (setting it to read it, the only portable way, races other threads)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except OSError:
+        pass
+    umask = os.umask(0)
+    os.umask(umask)
+    return umask
 
 
 def temp_file(directory: Path, name: str, suffix: str = ".tmp") -> tuple[int, str]:

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.checkpoint import Checkpointer, Interrupted, ignore_sigint, stop_flag
+from harness.checkpoint import Checkpointer, Interrupted, defer_stop, ignore_sigint, stop_flag
 from harness.errors import UserError
 from harness.hparams import Hparams
 
@@ -280,6 +280,8 @@ def train(
     if best_state is not None and loop.best_step != loop.steps:
         unwrap(model).load_state_dict(best_state)
     model.eval()
+    if term["set"]:  # arrived during the last step or the final evaluation: finish the stage, then stop
+        defer_stop(term["signal"])
     return TrainResult(steps=loop.steps, best_score=loop.best_score, best_step=loop.best_step, evals=loop.evals,
                        train_loss=_loss_window(loop.running),
                        sampler={**sampler, "weights": task_weights(tasks, sampler)})

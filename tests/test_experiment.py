@@ -112,3 +112,12 @@ def test_hparam_values_are_type_checked_where_they_are_written(tmp_path):
     path.write_text(BASE + "hparams: {grad_accum: 3}\n")  # checked once the layers are merged, in planning
     with pytest.raises(UserError, match="grad_accum must divide batch_size"):
         plan(load_experiment(path))
+
+
+@pytest.mark.parametrize("name", ["eval_every", "save_every", "eval_batch_size", "eval_examples", "patience"])
+def test_counts_that_divide_or_size_the_loop_must_be_positive(tmp_path, name):
+    """0 used to pass validation and end in a ZeroDivisionError traceback mid-training."""
+    path = tmp_path / "exp.yaml"
+    path.write_text(BASE + f"hparams: {{{name}: 0}}\n")
+    with pytest.raises(UserError, match=rf"hparams\.{name}: Input should be greater than or equal to 1"):
+        load_experiment(path)

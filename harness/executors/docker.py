@@ -27,6 +27,9 @@ CONTAINER_HF_HOME = "/cache/hf"
 PASSED_ENV = ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "HF_TOKEN", SNAPSHOT_ENV, "XSTILTS_CACHE", "OMP_NUM_THREADS")
 
 
+STOP_TIMEOUT = 120
+"""Seconds a stopped container gets to write its checkpoint before it is killed."""
+
 class DockerExecutor(Executor):
     """One container per stage."""
 
@@ -104,9 +107,14 @@ class DockerExecutor(Executor):
         """`xstilts run-stage` in a container (trust_remote_code is in the recorded experiment it re-plans)."""
         container = self.client.containers.run(**self.container_spec(stage, runs_dir, data))
         tail: list[str] = []
-        for chunk in container.logs(stream=True, follow=True):
-            tail = (tail + chunk.decode("utf-8", "replace").splitlines())[-20:]
-        status = container.wait().get("StatusCode", 1)
+        try:
+            for chunk in container.logs(stream=True, follow=True):
+                tail = (tail + chunk.decode("utf-8", "replace").splitlines())[-20:]
+            status = container.wait().get("StatusCode", 1)
+        except BaseException:  # Ctrl-C on the host: SIGTERM the stage, which checkpoints, then clean up
+            container.stop(timeout=STOP_TIMEOUT)
+            container.remove()
+            raise
         container.remove()
         if status == 2:
             last = next((line for line in reversed(tail) if line.startswith("error: ")), f"exit {status}")
