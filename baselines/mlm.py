@@ -12,7 +12,10 @@ settings:
   files: {de: de.txt, ru: ru.txt}    # one file per language
   hf: {repo: wikimedia/wikipedia, config: "20231101.{lang}", split: train, text: text, revision: <sha>}
   max_sentences: 100000              # per language, before mixing (default: all)
-  temperature: 1.0                   # language mixing: language l gets a share proportional to n_l^(1/T)
+  temperature: 1.0                   # language mixing: language l gets a share proportional to n_l^(1/T),
+                                     # n_l its corpus size (all lines of a file, the HF card's rows), not the
+                                     # max_sentences read
+  sizes: {de: 2500000, ru: 1900000}  # optional: n_l given (any unit), when the corpus cannot tell
   ratio: 0.5                         # share of MLM batches in the loop (default: the arm's sampler rule)
   mlm_probability: 0.15
 ```
@@ -57,6 +60,10 @@ class MLMSettings(BaseModel):
     hf: HFCorpus | None = None
     max_sentences: int | None = Field(default=None, ge=1)
     temperature: float = Field(default=1.0, gt=0)
+    sizes: dict[LanguageCode, int] | None = None
+    """Corpus size per language (any one unit: rows, lines, bytes) for the temperature shares; default: the
+    corpus's own size (all lines of a local file, the dataset card's row count of an HF split), else the
+    lines read (recorded)."""
     ratio: float | None = Field(default=None, gt=0, le=1)
     mlm_probability: float = Field(default=0.15, gt=0, lt=1)
 
@@ -98,21 +105,38 @@ def _read_lines(path: Path) -> list[str]:
     return [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
-def load_corpus(ctx: Any, s: MLMSettings) -> dict[str, list[str]]:
-    """Language -> sentences, from local files or an HF dataset (through harness.data, so snapshots work)."""
+def load_corpus(ctx: Any, s: MLMSettings) -> tuple[dict[str, list[str]], dict[str, int], str]:
+    """(language -> sentences, from local files or an HF dataset through harness.data so snapshots work;
+    language -> corpus size for the temperature shares; where the sizes come from)."""
     out: dict[str, list[str]] = {}
+    sizes: dict[str, int | None] = {}
     for lang in s.languages:
         if s.hf is not None:
             out[lang] = _hf_text(ctx, s.hf, lang, s.max_sentences)
+            sizes[lang] = _hf_rows(ctx, s.hf, lang)
         else:
             path = Path(s.files[lang]) if s.files is not None else Path(s.dir or ".") / f"{lang}.txt"
             out[lang] = _read_lines(path.expanduser())
+            sizes[lang] = len(out[lang])
             if ctx.provenance is not None:
                 ctx.provenance.append({"task": TASK_NAME, "split": "train", "language": lang,
                                        "source": "local", "path": str(path), "rows": len(out[lang])})
         if s.max_sentences:
             out[lang] = out[lang][: s.max_sentences]
-    return out
+    if s.sizes is not None:
+        return out, {lang: s.sizes[lang] for lang in s.languages if lang in s.sizes}, "settings.sizes"
+    if all(n for n in sizes.values()):
+        return out, {k: int(v) for k, v in sizes.items() if v}, "corpus (local lines, or HF dataset card rows)"
+    return out, {lang: len(texts) for lang, texts in out.items()}, "lines read (corpus sizes unknown)"
+
+
+def _hf_rows(ctx: Any, hf: HFCorpus, lang: str) -> int | None:
+    from harness.data.load import split_rows
+    from harness.spec import HFSource
+
+    source = HFSource(repo=hf.repo, config=hf.config, split=hf.split, revision=hf.revision,
+                      fields={"text": hf.text})
+    return split_rows(source, lang, ctx.data, name=TASK_NAME)
 
 
 def _hf_text(ctx: Any, hf: HFCorpus, lang: str, limit: int | None) -> list[str]:
@@ -128,12 +152,16 @@ def _hf_text(ctx: Any, hf: HFCorpus, lang: str, limit: int | None) -> list[str]:
     return texts
 
 
-def mix_languages(corpus: dict[str, list[str]], temperature: float, seed: int) -> list[str]:
-    """Resample languages to shares proportional to n_l^(1/T), keeping the total; T=1 keeps the corpus."""
-    sizes = {lang: len(texts) for lang, texts in corpus.items() if texts}
-    if not sizes:
+def mix_languages(corpus: dict[str, list[str]], temperature: float, seed: int,
+                  sizes: dict[str, int] | None = None) -> list[str]:
+    """Resample languages to shares proportional to n_l^(1/T), keeping the total number of texts read; n_l is
+    the language's corpus size (`sizes`, default the texts read). With max_sentences every big corpus is cut
+    to the same count, so the shares must come from the full sizes, or T would change nothing."""
+    read = {lang: len(texts) for lang, texts in corpus.items() if texts}
+    if not read:
         raise UserError("the mlm corpus is empty; check settings.languages and the corpus files")
-    total = sum(sizes.values())
+    sizes = {lang: (sizes or read).get(lang, n) for lang, n in read.items()}
+    total = sum(read.values())
     raw = {lang: n ** (1.0 / temperature) for lang, n in sizes.items()}
     z = sum(raw.values())
     rng = random.Random(seed)
@@ -157,7 +185,11 @@ def intermediate_tasks(ctx: Any, encoder: Any, tokenizer: Any) -> list[tuple[Any
     cfg = ctx.stage.config
     s = parse_settings(cfg.get("baseline_settings") or {})
     seed = int(cfg["seed"])
-    texts = mix_languages(load_corpus(ctx, s), s.temperature, seed)
+    corpus, sizes, sizes_from = load_corpus(ctx, s)
+    texts = mix_languages(corpus, s.temperature, seed, sizes)
+    if ctx.provenance is not None:
+        ctx.provenance.append({"task": TASK_NAME, "split": "train", "language": "all", "language_shares": {
+            "temperature": s.temperature, "sizes": sizes, "sizes_from": sizes_from}})
     kind = MLMKind.for_tokenizer(tokenizer, s.mlm_probability, seed)
     features = kind.featurize({"text": texts}, tokenizer, None, Hparams(**cfg["hparams"]))
     head = pretrained_lm_head(cfg["model"], encoder, ctx.trust_remote_code)

@@ -100,8 +100,9 @@ def test_mlm_baseline_reads_max_sentences_paragraphs_per_language(tmp_path):
     ctx = _ctx(tmp_path)
     settings = parse_settings({"languages": ["en", "de"], "max_sentences": 5,
                                "hf": {"repo": REPO, "config": "20231101.{lang}", "text": "text"}})
-    corpus = load_corpus(ctx, settings)
+    corpus, sizes, sizes_from = load_corpus(ctx, settings)
     assert corpus == {"en": _lines("en", 2)[:5], "de": _lines("de", 2)[:5]}
+    assert sizes == {"en": 5, "de": 5} and sizes_from.startswith("lines read")  # the snapshot states no sizes
     assert [(p["task"], p["split"], p["language"], p["rows"], p["rows_read"]) for p in ctx.provenance] == [
         (TASK_NAME, "train", "en", 5, 2), (TASK_NAME, "train", "de", 5, 2)]
     assert all(p["repo"] == REPO and p["revision"].startswith("local-") for p in ctx.provenance)
@@ -111,5 +112,25 @@ def test_mlm_baseline_without_max_sentences_reads_the_whole_corpus(tmp_path):
     _wiki(tmp_path)
     ctx = _ctx(tmp_path)
     settings = parse_settings({"languages": ["en"], "hf": {"repo": REPO, "config": "20231101.{lang}"}})
-    assert load_corpus(ctx, settings) == {"en": _lines("en", 20)}
+    assert load_corpus(ctx, settings)[0] == {"en": _lines("en", 20)}
     assert ctx.provenance[0]["rows_read"] == 20 and ctx.provenance[0]["limit"] is None
+
+
+def test_language_shares_come_from_corpus_sizes_not_from_the_capped_counts(tmp_path):
+    """max_sentences cuts every big corpus to the same count; the temperature must still see their sizes."""
+    from baselines.mlm import mix_languages
+
+    (tmp_path / "en.txt").write_text("".join(f"en {i}\n" for i in range(900)))
+    (tmp_path / "sw.txt").write_text("".join(f"sw {i}\n" for i in range(100)))
+    ctx = _ctx(tmp_path)
+    settings = parse_settings({"languages": ["en", "sw"], "dir": str(tmp_path), "max_sentences": 50})
+    corpus, sizes, sizes_from = load_corpus(ctx, settings)
+    assert {k: len(v) for k, v in corpus.items()} == {"en": 50, "sw": 50}
+    assert sizes == {"en": 900, "sw": 100} and sizes_from.startswith("corpus")
+    proportional = mix_languages(corpus, 1.0, seed=0, sizes=sizes)  # T = 1: shares 9 : 1
+    assert sum(t.startswith("en") for t in proportional) == 90 and len(proportional) == 100
+    flattened = mix_languages(corpus, 1e6, seed=0, sizes=sizes)  # T -> infinity: uniform
+    assert sum(t.startswith("en") for t in flattened) == 50
+    explicit = parse_settings({"languages": ["en", "sw"], "dir": str(tmp_path), "max_sentences": 50,
+                               "sizes": {"en": 1, "swh": 1}})  # ISO 639-3 keys are normalised too
+    assert load_corpus(ctx, explicit)[1:] == ({"en": 1, "sw": 1}, "settings.sizes")

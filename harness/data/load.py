@@ -217,6 +217,22 @@ def stream_column(source: HFSource, lang: str, settings: DataSettings, limit: in
     return texts, provenance
 
 
+def split_rows(source: HFSource, lang: str, settings: DataSettings, name: str = "") -> int | None:
+    """The number of rows of a split as its dataset card states it (`dataset_info`), without reading the data;
+    None when the card does not say (e.g. a snapshot without dataset_info) or cannot be read."""
+    from datasets import load_dataset_builder
+
+    location, resolved, snapshot = _locate(name, source, settings)
+    try:
+        builder = load_dataset_builder(location, source.config_for(lang),
+                                       revision=resolved if snapshot is None else None)
+        splits = builder.info.splits or {}
+        info = splits.get(source.split) if hasattr(splits, "get") else None
+    except Exception:  # an unreadable card only means the size is unknown; loading itself reports real errors
+        return None
+    return int(info.num_examples) if info is not None and info.num_examples else None
+
+
 def _texts(rows: Iterable[dict], column: str, split_lines: bool, read: list[int], where: str) -> Iterator[str]:
     """Non-empty texts of `column`, row by row (each row's lines with `split_lines`); counts rows in read[0]."""
     for row in rows:
