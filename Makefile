@@ -13,7 +13,8 @@ IMAGE ?= xstilts:latest
 TINY_ENV := OMP_NUM_THREADS=1 HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 XSTILTS_OFFLINE=$(OFFLINE) \
 	XSTILTS_CACHE=.xstilts/cache
 # Fixtures are rewritten only when the code that writes them changed (or they were removed).
-FIXTURE_CODE := $(wildcard tasks/fixtures/*.py) harness/offline.py harness/data/snapshot.py
+FIXTURE_CODE := $(wildcard tasks/fixtures/*.py tasks/xtreme/*.py tasks/intermediate/*.py) harness/offline.py \
+	harness/data/snapshot.py
 
 # The rehearsal: experiments/paper.yaml itself, every arm, target and language, one seed, on generated data
 # and the tiny model (only the overrides below differ from the real grid).
@@ -79,6 +80,7 @@ schema: venv
 bench: venv
 	$(BIN)/python bench/retrieval.py --quick
 	$(BIN)/python bench/training.py
+	$(BIN)/python bench/mlm_corpus.py
 
 image:
 	docker build $(if $(BASE),--build-arg BASE=$(BASE)) -t $(IMAGE) .

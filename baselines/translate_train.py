@@ -109,11 +109,40 @@ def _translated(ctx: Any, spec: Any, columns: dict[str, list]) -> dict[str, list
     if tt is None:
         return columns
     langs = tt.languages or s.languages or [lang for lang in spec.languages if lang != spec.train_language]
+    held_out = _held_out_ids(ctx, spec)
     parts = [columns] if s.include_english else []
     for lang in langs:
         part = _load(ctx, spec, tt, lang)
+        if held_out is not None:
+            part = _without_held_out(ctx, spec, part, lang, held_out, set(columns["id"]))
         parts.append({k: v[: s.max_examples] for k, v in part.items()} if s.max_examples else part)
     return concat(parts, list(columns), spec.name)
+
+
+def _held_out_ids(ctx: Any, spec: Any) -> set[str] | None:
+    """The ids of the dev slice a task carves from its own training data (TyDiQA-GoldP), else None."""
+    from harness.spec import parts
+
+    if not any(p.holdout is not None for p in parts(spec.train)) or spec.dev is None:
+        return None
+    return set(ctx.load(spec, "dev", spec.train_language)["id"])
+
+
+def _without_held_out(ctx: Any, spec: Any, part: dict[str, list], lang: str, held_out: set[str],
+                      english: set[str]) -> dict[str, list]:
+    """Translations of held-out dev examples dropped (matched by the source id), so the dev set stays out of
+    training; recorded, including when the file's ids match no English id and nothing can be checked."""
+    source_ids = [i.removeprefix(f"{lang}-") for i in part["id"]]
+    keep = [i not in held_out for i in source_ids]
+    comparable = any(i in held_out or i in english for i in source_ids)
+    if ctx.provenance is not None:
+        ctx.provenance.append({
+            "task": spec.name, "split": "train", "language": lang, "source": "translate_train",
+            "held_out_dropped": keep.count(False),
+            "dev_independence": "ok: translations of the held-out dev examples dropped by id" if comparable else
+            "unknown: the translated ids match no English training id, so translations of dev examples may "
+            "be in training"})
+    return {k: [v for v, kept in zip(values, keep, strict=True) if kept] for k, values in part.items()}
 
 
 def concat(parts: list[dict[str, list]], keys: list[str], task: str) -> dict[str, list]:

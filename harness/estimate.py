@@ -49,6 +49,9 @@ def split_rows(task: str, split: str, languages: list[str]) -> int | None:
                 n = assumptions().get("local_rows", {}).get(task, {}).get(split)
             if n is None:
                 return None
+            if isinstance(src, HFSource) and src.holdout is not None:  # a dev slice carved from train
+                share = src.holdout.fraction if src.holdout.part == "slice" else 1 - src.holdout.fraction
+                n = round(n * share)
             total += n
     return total
 

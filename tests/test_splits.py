@@ -98,3 +98,9 @@ def test_xquad_dev_is_evaluated_once(split_run):
     assert set(metrics["splits"]["test"]["languages"]) == {"en", "zh"}
     loads = [(d["split"], d["language"]) for d in read_json(stage / "stage.json")["data"]]
     assert loads.count(("dev", "en")) == 1 and ("dev", "zh") not in loads
+
+
+def test_the_gpu_hour_estimate_counts_the_held_out_slice_apart():
+    from harness.estimate import split_rows
+
+    assert split_rows("tydiqa", "train", ["en"]) == 3326 and split_rows("tydiqa", "dev", ["en"]) == 370
