@@ -7,7 +7,7 @@ directory; the executor handles skipping, locking, stage.json and the `done` mar
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -46,9 +46,12 @@ class StageContext:
         """This stage's resumable checkpoint (stage_dir/checkpoint), tied to its key and config."""
         return Checkpointer(self.stage_dir / CHECKPOINT_DIR, self.stage.key, config_hash(self.stage.config))
 
-    def spec(self, name: str):
-        """The registered task, with a label set read from local data where the task says so."""
-        return with_labels(registry.task(name), self.data)
+    def spec(self, name: str, settings: dict | None = None):
+        """The registered task, with a label set read from local data where the task says so, and with the
+        stage's kind settings (the task's own merged with the experiment's task_settings), so featurisation
+        sees them too, not only decoding."""
+        spec = with_labels(registry.task(name), self.data)
+        return spec if settings is None else replace(spec, settings=dict(settings))
 
     def features(self, kind, spec, hp: Hparams, columns: dict[str, list], split: str, lang: str) -> list[dict]:
         """Featurised training columns, through the tokenized-feature cache."""
@@ -121,7 +124,7 @@ def run_intermediate(ctx: StageContext) -> dict[str, Any]:
     baseline = _baseline(cfg.get("baseline"))
     tasks, heads, kinds, dev = [], {}, {}, []
     for entry in cfg["tasks"]:
-        spec, hp = ctx.spec(entry["name"]), Hparams(**entry["hparams"])
+        spec, hp = ctx.spec(entry["name"], entry["settings"]), Hparams(**entry["hparams"])
         kind = get_kind(spec.kind)
         columns = _cap(ctx.load(spec, "train", spec.train_language), hp.max_train_examples)
         if baseline is not None and hasattr(baseline, "intermediate_train_columns"):
@@ -145,7 +148,7 @@ def run_intermediate(ctx: StageContext) -> dict[str, Any]:
 def run_target(ctx: StageContext) -> dict[str, Any]:
     """Fine-tune the carried encoder with a new head on the target task's English training set."""
     cfg = ctx.stage.config
-    spec, hp = ctx.spec(cfg["task"]["name"]), Hparams(**cfg["hparams"])
+    spec, hp = ctx.spec(cfg["task"]["name"], cfg["settings"]), Hparams(**cfg["hparams"])
     kind = get_kind(spec.kind)
     encoder, tokenizer = _start_encoder(ctx)
     ctx.tokenizer = tokenizer
@@ -180,7 +183,7 @@ def run_evaluate(ctx: StageContext) -> dict[str, Any]:
     from harness.evaluation import evaluate_task
 
     cfg = ctx.stage.config
-    spec = ctx.spec(cfg["task"]["name"])
+    spec = ctx.spec(cfg["task"]["name"], cfg["settings"])
     kind = get_kind(spec.kind)
     hp = Hparams(**cfg["hparams"])
     up = ctx.upstream_dir()

@@ -128,3 +128,25 @@ def test_settings_come_from_the_task(tokenizer):
     short = replace(spec, settings={**spec.settings, "max_answer_length": 1})
     text = get_kind("span_qa").decode([out], features, columns, short)["q"]
     assert len(text.split()) <= 1
+
+
+def test_experiment_settings_reach_featurisation_not_only_decoding(offline_world, tmp_path):
+    """task_settings: {xquad: {max_query_length: 4}} used to be ignored when windows were built."""
+    from harness import registry
+    from harness.data.settings import DataSettings
+    from harness.hparams import Hparams
+    from harness.kinds import get_kind
+    from harness.model import load_encoder
+    from harness.stages import StageContext
+
+    ctx = StageContext(stage=None, stage_dir=tmp_path, runs_dir=tmp_path, data=DataSettings())
+    base = registry.task("xquad")
+    spec = ctx.spec("xquad", {**base.settings, "max_query_length": 4})
+    assert spec.settings["max_query_length"] == 4 and registry.task("xquad").settings == base.settings
+    _, tokenizer = load_encoder(str(offline_world["model"]))
+    columns = {"id": ["q"], "question": [" ".join(["zorp"] * 30)], "context": ["quill vemmo trask"],
+               "answers": [{"text": ["vemmo"], "answer_start": [6]}]}
+    kind, hp = get_kind("span_qa"), Hparams(max_seq_length=64)
+    short = kind.featurize(columns, tokenizer, spec, hp)[0]
+    default = kind.featurize(columns, tokenizer, base, hp)[0]
+    assert short["context_start"] < default["context_start"]  # the question was cut to 4 tokens

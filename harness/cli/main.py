@@ -117,7 +117,7 @@ def run_stage_command(runs_dir: Path, key: str) -> None:
 @click.option("--split", type=click.Choice(["test", "dev"]), default="test", show_default=True)
 @click.option("--allow-mixed", is_flag=True, help="Accept a runs directory that holds several experiments.")
 @click.option("--require-complete", is_flag=True,
-              help="Exit 2 unless every row has a score for each suite the grid covers in full (for CI).")
+              help="Exit 2 unless the grid covers a suite in full and every row has its score (for CI).")
 def leaderboard_command(runs_dir: Path, out_dir: Path, split: str, allow_mixed: bool,
                         require_complete: bool) -> None:
     """Write leaderboard.md, leaderboard.json and heatmap.png for a runs directory."""
