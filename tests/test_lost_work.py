@@ -192,3 +192,28 @@ def test_written_files_follow_the_umask(offline_world, tmp_path, umask):
     wrong = {str(p.relative_to(tmp_path)): oct(p.stat().st_mode & 0o777) for p in files
              if p.stat().st_mode & 0o777 != 0o666 & ~umask}
     assert not wrong, f"not {oct(0o666 & ~umask)} under umask {oct(umask)}: {wrong}"
+
+
+def test_a_stop_during_a_stages_last_step_finishes_it_then_stops_the_run(tmp_path, monkeypatch):
+    """A Ctrl-C with no step left to stop after used to be dropped: the run went on to the next stage."""
+    from harness import execute, stages
+    from harness.checkpoint import Interrupted, defer_stop
+    from harness.data.settings import DataSettings
+    from harness.experiment import load_experiment
+    from harness.plan import plan
+    from harness.store import is_done
+
+    (tmp_path / "exp.yaml").write_text("name: t\nmodel: /nonexistent/model\narms: [mnli]\ntargets: [xnli]\n")
+    stage = next(s for s in plan(load_experiment(tmp_path / "exp.yaml")) if s.upstream is None)
+
+    def runner(ctx):
+        defer_stop("SIGINT")  # what train() does when the signal came during its last step
+        return {"ok": True}
+
+    monkeypatch.setitem(stages.RUNNERS, stage.kind, runner)
+    monkeypatch.setattr(execute, "seed_everything", lambda seed: None)
+    with pytest.raises(Interrupted, match=rf"stage {stage.key} finished; stopped by SIGINT before the next stage"):
+        execute.run_stage(stage, tmp_path / "runs", DataSettings())
+    assert is_done(tmp_path / "runs" / stage.key)  # the finished stage is kept
+    monkeypatch.setitem(stages.RUNNERS, stage.kind, lambda ctx: {"ok": True})
+    assert not execute.run_stage(stage, tmp_path / "runs", DataSettings())  # done: nothing pending any more

@@ -277,3 +277,25 @@ def test_weight_decay_spares_biases_and_layernorm(offline_world):
     assert layer_norms and biases and matrices
     assert all(decay_of[id(named[n])] == 0.0 for n in layer_norms + biases)
     assert all(decay_of[id(named[n])] == 0.01 for n in matrices)
+
+
+def test_a_ctrl_c_during_the_final_evaluation_is_deferred_not_dropped(offline_world):
+    import signal
+
+    from harness.checkpoint import take_deferred_stop
+    from harness.model import build_task_model, hidden_size, load_encoder
+
+    kind = get_kind("classification")
+    hp = Hparams(lr=1e-3, batch_size=8, max_steps=2, max_seq_length=16, eval_every=1000)
+    encoder, tok = load_encoder(str(offline_world["model"]))
+    feats = [{"input_ids": [0, *range(5, 5 + n), 2], "labels": n % 3} for n in range(3, 13)]
+    spec = type("Spec", (), {"labels": ("a", "b", "c"), "name": "t"})()
+    model = build_task_model(encoder, {"t": kind.build_head(hidden_size(encoder), spec, hp)}, {"t": kind})
+
+    def final_evaluation(_model) -> float:  # runs once, at the last step, when nothing is left to stop after
+        signal.raise_signal(signal.SIGINT)
+        return 0.0
+
+    result = train(model, [TrainTask("t", kind, feats)], hp, 1, tok.pad_token_id, evaluate=final_evaluation)
+    assert result.steps == 2  # the stage completes
+    assert take_deferred_stop() == "SIGINT" and take_deferred_stop() is None  # and the run is told to stop
