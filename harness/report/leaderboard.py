@@ -11,6 +11,7 @@ Strict: a cell is null unless every planned stage behind it is done and every la
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -34,10 +35,14 @@ from harness.report.models import (
     SuiteInfo,
     Synthetic,
     TaskInfo,
+    TransferGap,
+    WorstLanguage,
 )
+from harness.scoring import strict_mean
 from harness.store import is_done, read_json
 
 BEST_ROW = "best intermediate per target"
+SOURCE_LANG = "en"  # the zero-shot source language the transfer gap is measured from
 R = TypeVar("R", bound=Row)
 
 
@@ -77,21 +82,64 @@ def _split(e: dict, split: str) -> dict | None:
     return ((e["metrics"] or {}).get("splits") or {}).get(split)
 
 
-def cell(evals: list[dict], split: str, languages: list[str], seeds: list[str]) -> Cell:
-    """One (arm, task) cell: the task score over seeds, the dev score over seeds, per-language means."""
+def cell(evals: list[dict], split: str, languages: list[str], seeds: list[str],
+         score_metrics: Sequence[str] = ()) -> Cell:
+    """One (arm, task) cell: the task score over seeds, the dev score over seeds, per-language means, and
+    the transfer gap and worst language from each language's task score (the mean of `score_metrics`)."""
     by_seed = {str(e["seed"]): e for e in evals}
     scores = {s: (_split(by_seed[s], split) or {}).get("score") if s in by_seed else None for s in seeds}
     dev = {s: (_split(by_seed[s], "dev") or {}).get("score") if s in by_seed else None for s in seeds}
     per_lang: dict[str, dict[str, float] | None] = {}
+    lang_scores: dict[str, dict[str, float | None]] = {s: {} for s in seeds}
     for lang in languages:
         found = [((_split(by_seed[s], split) or {}).get("languages") or {}).get(lang) if s in by_seed else None
                  for s in seeds]
+        for s, m in zip(seeds, found, strict=True):
+            lang_scores[s][lang] = _language_score(m, score_metrics)
         if any(m is None for m in found):
             per_lang[lang] = None
             continue
         names = set.intersection(*(set(m) for m in found))  # type: ignore[arg-type]
         per_lang[lang] = {n: sum(m[n] for m in found) / len(found) for n in sorted(names)}  # type: ignore[index]
-    return Cell(**dict(over_seeds(scores)), dev=over_seeds(dev), languages=per_lang)
+    return Cell(**dict(over_seeds(scores)), dev=over_seeds(dev), languages=per_lang,
+                transfer_gap=transfer_gap(lang_scores, languages),
+                worst_language=worst_language(lang_scores, languages))
+
+
+def _language_score(metrics: dict | None, score_metrics: Sequence[str]) -> float | None:
+    """One language's task score: the mean of the task's score metrics (None when one is missing)."""
+    if not metrics or not score_metrics or any(metrics.get(n) is None for n in score_metrics):
+        return None
+    return sum(metrics[n] for n in score_metrics) / len(score_metrics)
+
+
+def transfer_gap(lang_scores: Mapping[str, Mapping[str, float | None]], languages: list[str]) -> TransferGap:
+    """Per seed, the English task score minus the mean of the other languages' (strict), then over seeds.
+
+    Undefined (every value null, with a `note`) when the grid evaluates no English for the task (BUCC and
+    Tatoeba score xx-en pairs) or no language besides English."""
+    note = None
+    if SOURCE_LANG not in languages:
+        note = f"no {SOURCE_LANG} score among the evaluated languages"
+    elif len(languages) < 2:
+        note = f"no language other than {SOURCE_LANG} in this grid"
+    others = [lang for lang in languages if lang != SOURCE_LANG]
+    per_seed: dict[str, float | None] = {}
+    for s, by_lang in lang_scores.items():
+        source, rest = by_lang.get(SOURCE_LANG), strict_mean([by_lang.get(lang) for lang in others])
+        per_seed[s] = None if note or source is None or rest is None else source - rest
+    return TransferGap(**dict(over_seeds(per_seed)), note=note)
+
+
+def worst_language(lang_scores: Mapping[str, Mapping[str, float | None]],
+                   languages: list[str]) -> WorstLanguage | None:
+    """The language with the lowest mean score over seeds (ties: the first in grid order); None unless every
+    language has a score for every seed."""
+    means = {lang: strict_mean([by_lang.get(lang) for by_lang in lang_scores.values()]) for lang in languages}
+    if not means or any(v is None for v in means.values()):
+        return None
+    lang = min(means, key=lambda k: means[k])  # type: ignore[arg-type,return-value]
+    return WorstLanguage(language=lang, score=means[lang])  # type: ignore[arg-type]
 
 
 def _role(arm: dict) -> str:
@@ -149,7 +197,11 @@ def _best_row(rows: list[ArmRow], tasks: list[str], seeds: list[str], suites: li
         best = max(scored, key=lambda r: r.tasks[by].dev.score) if scored and len(scored) == len(
             candidates) else None
         selected[t] = best.arm if best else None
-        cells[t] = best.tasks[t] if best else cell([], "test", [], seeds)
+        if best:
+            cells[t] = best.tasks[t]
+        else:  # nothing chosen: the arms' note on the transfer gap still holds
+            cells[t] = cell([], "test", [], seeds)
+            cells[t].transfer_gap.note = candidates[0].tasks[t].transfer_gap.note
     return _row(SelectedRow, BEST_ROW, "selected", cells, seeds, tasks, suites, selection="dev",
                 label=f"{BEST_ROW} (selected on dev)", selected=selected, selection_rules=rules)
 
@@ -169,7 +221,8 @@ def build(runs_dir: Path, split: str = "test", allow_mixed: bool = False,
               if any(t in registry.get("suite", n).tasks for t in tasks)]
     rows = []
     for arm in exp["arms"]:
-        cells = {t: cell([e for e in evals if e["arm"] == arm["name"] and e["task"] == t], split, langs[t], seeds)
+        cells = {t: cell([e for e in evals if e["arm"] == arm["name"] and e["task"] == t], split, langs[t], seeds,
+                         registry.task(t).score_metrics)
                  for t in tasks}
         rows.append(_row(ArmRow, arm["name"], _role(arm), cells, seeds, tasks, suites,
                          baseline=arm.get("baseline"), intermediate_tasks=list(arm.get("tasks", []))))

@@ -83,6 +83,7 @@ def render(board: dict[str, Any], heatmap: str | None = None) -> str:
                                                  if rules.get(t, {}).get("by") not in (None, t) else "")
                            for t, a in best["selected"].items())
         lines += ["", f"Best intermediate per target, selected on the dev split (never on test): {chosen}."]
+    lines += _transfer_gap(board)
     for base in board["baselines"]:
         lines += ["", f"## Δ against `{base}`", "", head.replace("| n |", "|"), rule.replace("|---:|", "|", 1)]
         for row in _rows(board):
@@ -97,6 +98,30 @@ def render(board: dict[str, Any], heatmap: str | None = None) -> str:
     lines += _references(board, cols)
     lines += _per_language(board)
     return "\n".join(lines) + "\n"
+
+
+def _transfer_gap(board: dict) -> list[str]:
+    """The transfer gap per row and task, with the worst language in brackets."""
+    tasks, rows = list(board["tasks"]), _rows(board)
+    notes = {}
+    for t in tasks:
+        note = next((n for r in rows if (n := (r["tasks"][t].get("transfer_gap") or {}).get("note"))), None)
+        if note:
+            notes[t] = note
+    legend = (f"Cell = transfer gap (XTREME-R) in points on split `{board['split']}`: the task score in English minus "
+              "the mean of the task's other languages in this grid, per seed then mean over seeds; **lower is "
+              "better**. In brackets the language with the lowest mean score. n/a: not every seed has English and "
+              "every other language")
+    legend += ("; always n/a for " + "; ".join(f"{t} ({n})" for t, n in notes.items()) if notes else "") + "."
+    out = ["", "## Transfer gap", "", legend, "", "| arm | " + " | ".join(tasks) + " |", "|---|" + "---:|" * len(tasks)]
+    for row in rows:
+        out.append(f"| {_label(row)} | " + " | ".join(_gap_cell(row["tasks"][t]) for t in tasks) + " |")
+    return out
+
+
+def _gap_cell(cell: dict) -> str:
+    gap, worst = cell.get("transfer_gap") or {}, cell.get("worst_language")
+    return fmt(gap.get("score")) + (f" ({worst['language']})" if worst else "")
 
 
 def synthetic_warning(board: dict) -> str | None:

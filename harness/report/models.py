@@ -30,6 +30,22 @@ class Stat(Record):
     """The value of each planned seed."""
 
 
+class TransferGap(Stat):
+    """English minus the mean of the task's other languages of the grid, in points, per seed then over seeds."""
+
+    note: str | None = None
+    """Why the gap cannot exist for this task in this grid (no English score, no other language); else null."""
+
+
+class WorstLanguage(Record):
+    """The language with the lowest task score (mean over seeds)."""
+
+    language: str
+    """Language code."""
+    score: float
+    """Its task score (the mean of the task's score metrics), mean over seeds."""
+
+
 class Cell(Stat):
     """One (arm, target task) cell: the test (or chosen split) score over seeds."""
 
@@ -37,6 +53,10 @@ class Cell(Stat):
     """The dev score over seeds (what selection goes by)."""
     languages: dict[str, dict[str, float] | None]
     """Per language, each metric's mean over seeds; null unless every seed has the language."""
+    transfer_gap: TransferGap = TransferGap(score=None, std=None, n_seeds=0, seeds={})
+    """English task score minus the mean of the other languages' (XTREME-R transfer gap); lower is better."""
+    worst_language: WorstLanguage | None = None
+    """The lowest-scoring language; null unless every language has a score for every seed."""
 
 
 class Delta(Record):
