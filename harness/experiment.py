@@ -120,7 +120,7 @@ class DataConfig(_Strict):
     revisions: dict[str, str] = Field(default_factory=dict)
     data_dirs: dict[str, str] = Field(default_factory=dict)
     cache_dir: str | None = None
-    expected_rows: dict[str, dict[Literal["train", "dev", "test"], dict[str, RowsOverride]]] = Field(
+    expected_rows: dict[str, dict[Literal["train", "dev", "test"], dict[LanguageCode, RowsOverride]]] = Field(
         default_factory=dict)
     """task -> split -> language -> rows replacing the public count (None: no check), see DataSettings."""
 
@@ -373,8 +373,8 @@ def check_semantics(config: ExperimentConfig, where: str) -> None:
         check_hparams(values, f"{where}: task_hparams.{name}")
     for name in config.task_settings:
         _task(name, f"{where}: task_settings")
-    for name in config.data.expected_rows:
-        _task(name, f"{where}: data.expected_rows")
+    for name, splits in config.data.expected_rows.items():
+        _check_rows_override(_task(name, f"{where}: data.expected_rows"), splits, f"{where}: data.expected_rows")
     if config.executor not in registry.names("executor"):
         raise UserError(f"{where}: executor: unknown executor '{config.executor}'"
                         f"{did_you_mean(config.executor, registry.names('executor'))}")
@@ -382,6 +382,32 @@ def check_semantics(config: ExperimentConfig, where: str) -> None:
         registry.get("executor", config.executor)(config.executor_settings, model=config.model)
     except UserError as exc:
         raise UserError(f"{where}: {exc}") from None
+
+
+def _check_rows_override(spec: Any, splits: dict, where: str) -> None:
+    """Each override names a split the task has, one of its languages, and the shape its sources need: rows
+    for a single-source split, {part index: rows} for a concatenated one (checked here, not at load time)."""
+    from harness.spec import parts
+
+    for split, langs in splits.items():
+        loc = f"{where}.{spec.name}.{split}"
+        sources = parts(spec.source(split))
+        if not sources:
+            raise UserError(f"{loc}: task '{spec.name}' has no {split} split")
+        for lang, value in langs.items():
+            if lang not in spec.languages:
+                raise UserError(f"{loc}.{lang}: '{lang}' is not a language of {spec.name}"
+                                f"{did_you_mean(lang, spec.languages)}")
+            if isinstance(value, dict) and len(sources) == 1:
+                raise UserError(f"{loc}.{lang}: {spec.name} {split} has one source; give its rows (or null), "
+                                "not a mapping of part indices")
+            if isinstance(value, int) and len(sources) > 1:
+                raise UserError(f"{loc}.{lang}: {spec.name} {split} is concatenated from {len(sources)} sources; "
+                                f"give {{part index: rows}}, e.g. {{0: {value}}}")
+            bad = [k for k in (value if isinstance(value, dict) else {}) if not 0 <= int(k) < len(sources)]
+            if bad:
+                raise UserError(f"{loc}.{lang}: part {bad[0]} does not exist; {spec.name} {split} has parts "
+                                f"0 to {len(sources) - 1}")
 
 
 def _task(name: str, loc: str):

@@ -153,3 +153,20 @@ def test_a_task_naming_an_unregistered_metric_fails_validation_not_mid_run(tmp_p
                           "[xstilts.tasks]\ntypo_task = typo_pkg.task:TASK\n", monkeypatch), \
             pytest.raises(UserError, match=message):
         _load(tmp_path, "targets: [typo_task]")
+
+
+@pytest.mark.parametrize("rows, message", [
+    ("{pawsx: {dev: {xx: 1}}}", r"data\.expected_rows\.pawsx\.dev\.xx: 'xx' is not a language of pawsx"),
+    ("{pawsx: {dev: {de: {0: 5}}}}", r"pawsx dev has one source; give its rows"),
+    ("{anli: {train: {en: 5}}}", r"anli train is concatenated from 5 sources; give \{part index: rows\}"),
+    ("{anli: {train: {en: {9: 5}}}}", r"part 9 does not exist; anli train has parts 0 to 4"),
+    ("{tatoeba: {dev: {de: 5}}}", r"data\.expected_rows\.tatoeba\.dev: task 'tatoeba' has no dev split"),
+])
+def test_row_count_overrides_are_checked_at_validation_not_when_data_loads(tmp_path, rows, message):
+    with pytest.raises(UserError, match=message):
+        _load(tmp_path, f"targets: [xnli]\ndata: {{expected_rows: {rows}}}\n")
+
+
+def test_row_count_override_languages_take_iso_639_3_codes(tmp_path):
+    config = _load(tmp_path, "targets: [xnli]\ndata: {expected_rows: {pawsx: {dev: {deu: 1999}}}}\n")
+    assert config.data.expected_rows == {"pawsx": {"dev": {"de": 1999}}}
