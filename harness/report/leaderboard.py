@@ -232,11 +232,12 @@ def build(runs_dir: Path, split: str = "test", allow_mixed: bool = False,
     for row in rows + ([best] if best else []):
         row.deltas = {b: _deltas(row, by_name[b], tasks) for b in baselines if b != row.arm}
     refs = load_references() if references is None else references
+    stage_records = finished_stage_records(runs_dir, record)
     return Leaderboard(
         experiment=Experiment(name=exp["name"], model=exp["model"], seeds=exp["seeds"],
                               description=exp.get("description", ""),
                               experiments_seen=record.get("experiments_seen") or [exp["name"]]),
-        synthetic=synthetic(runs_dir, record),
+        synthetic=synthetic(runs_dir, record, stage_records),
         split=split,
         tasks={t: _task_info(t, langs[t]) for t in tasks},
         suites={s.name: SuiteInfo(tasks=list(s.tasks), groups={g: list(v) for g, v in s.groups.items()},
@@ -247,7 +248,7 @@ def build(runs_dir: Path, split: str = "test", allow_mixed: bool = False,
         best_per_target=best,
         references=reference_rows(refs, tasks),
         progress=_progress(runs_dir, evals),
-        environment=_environment(runs_dir, record),
+        environment=_environment(stage_records),
     ).model_dump(mode="json")
 
 
@@ -256,14 +257,21 @@ def _task_info(name: str, languages: list[str]) -> TaskInfo:
     return TaskInfo(languages=languages, metric=spec.metric, score="+".join(spec.score_metrics), kind=spec.kind)
 
 
-def _environment(runs_dir: Path, record: dict) -> Environment:
-    """Runtime environment and data revisions recorded by every finished stage of the plan."""
+def finished_stage_records(runs_dir: Path, record: dict) -> list[dict]:
+    """The stage.json of every finished stage of the plan, each stage once (the plan lists a stage shared by
+    several arms once per use)."""
+    out = []
+    for key in dict.fromkeys(stage["key"] for stage in record["stages"]):
+        stage_json = runs_dir / key / STAGE_JSON
+        if is_done(runs_dir / key) and stage_json.exists():
+            out.append(read_json(stage_json))
+    return out
+
+
+def _environment(stage_records: list[dict]) -> Environment:
+    """Runtime environment and data revisions recorded by the finished stages."""
     env, revisions = None, {}
-    for stage in record["stages"]:
-        stage_json = runs_dir / stage["key"] / STAGE_JSON
-        if not is_done(runs_dir / stage["key"]) or not stage_json.exists():
-            continue
-        data = read_json(stage_json)
+    for data in stage_records:
         env = env or data.get("environment")
         for d in data.get("data", []):
             if d.get("source") == "hf":
@@ -296,7 +304,7 @@ def _data_records(records: list) -> list[dict]:
     return out
 
 
-def synthetic(runs_dir: Path, record: dict) -> Synthetic:
+def synthetic(runs_dir: Path, record: dict, stage_records: list[dict]) -> Synthetic:
     """Whether the numbers come from generated fixtures.
 
     data: a finished stage's stage.json provenance records a load of a synthetic snapshot (`synthetic: true`,
@@ -309,11 +317,8 @@ def synthetic(runs_dir: Path, record: dict) -> Synthetic:
 
     loads = synthetic_loads = 0
     snapshots: set[str] = set()
-    for stage in record["stages"]:
-        stage_json = runs_dir / stage["key"] / STAGE_JSON
-        if not is_done(runs_dir / stage["key"]) or not stage_json.exists():
-            continue
-        for d in _data_records(read_json(stage_json).get("data") or []):
+    for stage_record in stage_records:
+        for d in _data_records(stage_record.get("data") or []):
             loads += 1
             flag = d.get("synthetic")
             if flag is None and d.get("snapshot"):
