@@ -111,11 +111,11 @@ class DockerExecutor(Executor):
             for chunk in container.logs(stream=True, follow=True):
                 tail = (tail + chunk.decode("utf-8", "replace").splitlines())[-20:]
             status = container.wait().get("StatusCode", 1)
-        except BaseException:  # Ctrl-C on the host: SIGTERM the stage, which checkpoints, then clean up
+        except BaseException:  # Ctrl-C on the host: SIGTERM the stage, which checkpoints
             container.stop(timeout=STOP_TIMEOUT)
-            container.remove()
             raise
-        container.remove()
+        finally:
+            container.remove()
         if status == 2:
             last = next((line for line in reversed(tail) if line.startswith("error: ")), f"exit {status}")
             raise UserError(f"stage {stage.key} (in {self.image}): {last.removeprefix('error: ')}")
