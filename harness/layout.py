@@ -9,6 +9,8 @@ RUNS_DIR/<stage key>/stage.json          what ran, with what (STAGE_JSON)
                      encoder/            an intermediate stage's encoder (ENCODER_DIR)
                      model/encoder/, model/heads.safetensors   a target stage's model (MODEL_DIR, HEADS_FILE)
                      predictions/{split}-{lang}.{ext}           an evaluate stage's predictions (PREDICTIONS_DIR)
+                     stage.log           the stage's output when it ran in its own process (STAGE_LOG)
+                     failed.json         why the stage's last attempt failed and where its log is (FAILED)
 ```
 """
 
@@ -23,6 +25,8 @@ ENCODER_DIR = "encoder"
 MODEL_DIR = "model"
 HEADS_FILE = "heads.safetensors"
 PREDICTIONS_DIR = "predictions"
+STAGE_LOG = "stage.log"
+FAILED = "failed.json"
 
 
 def prediction_file(split: str, lang: str, ext: str) -> str:
