@@ -27,7 +27,7 @@ REHEARSAL_SET := --set model=$(REHEARSAL)/tiny-xlmr --set 'seeds=[1]' \
 	--set hparams.eval_examples=16 --set hparams.eval_batch_size=32 \
 	--set arms.mlm.settings.max_sentences=8
 
-.PHONY: help venv demo test test-fast lint schema bench image reproduce rehearse clean
+.PHONY: help venv demo test test-fast lint schema bench lock image reproduce rehearse clean
 
 help:
 	@echo "make demo       install, run the offline smoke experiment, write reports/"
@@ -35,13 +35,16 @@ help:
 	@echo "make lint       ruff"
 	@echo "make schema     regenerate harness/report/schema/leaderboard.schema.json from the report models"
 	@echo "make bench      speed/memory benchmarks (prints ratios)"
+	@echo "make lock       regenerate requirements/*.lock from pyproject.toml (uv)"
 	@echo "make image      build the pinned CUDA container (BASE=... to override the base image)"
 	@echo "make rehearse   run experiments/paper.yaml offline (tiny model, generated data) -> reports/rehearsal"
 	@echo "make reproduce  run experiments/paper.yaml (needs GPUs, the models and the data)"
 
-$(BIN)/xstilts: pyproject.toml
+# The venv takes every version from the lock (requirements/dev.lock); torch's own dependencies come with
+# whichever torch 2.13.0 build pip finds (a CPU build where one is on the find-links path, else PyPI's).
+$(BIN)/xstilts: pyproject.toml requirements/dev.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q --disable-pip-version-check -e ".[dev]"
+	$(BIN)/pip install -q --disable-pip-version-check -r requirements/dev.lock -e ".[cpu,dev]"
 	touch $(BIN)/xstilts
 
 venv: $(BIN)/xstilts
@@ -81,6 +84,19 @@ bench: venv
 	$(BIN)/python bench/retrieval.py --quick
 	$(BIN)/python bench/training.py
 	$(BIN)/python bench/mlm_corpus.py
+
+# Lock files (uv): cuda.lock for the CUDA image, cpu.lock for a CPU image, dev.lock for the venv. The CPU
+# locks exclude the CUDA runtime packages that PyPI's torch wheel asks for (a CPU torch build needs none).
+LOCK_ARGS := --python-version 3.11 --python-platform x86_64-manylinux_2_28 --native-tls --quiet \
+	--custom-compile-command "make lock"
+lock:
+	test -x $(BIN)/uv || { test -x $(BIN)/python || $(PYTHON) -m venv $(VENV); $(BIN)/pip install -q uv==0.13.9; }
+	$(BIN)/uv pip compile pyproject.toml --extra cuda $(LOCK_ARGS) -o requirements/cuda.lock
+	grep -oE '^(nvidia-[a-z0-9-]+|cuda-[a-z-]+|triton)' requirements/cuda.lock > requirements/cpu-excludes.txt
+	$(BIN)/uv pip compile pyproject.toml --extra cpu --excludes requirements/cpu-excludes.txt $(LOCK_ARGS) \
+		-o requirements/cpu.lock
+	$(BIN)/uv pip compile pyproject.toml --extra cpu --extra dev --excludes requirements/cpu-excludes.txt \
+		-c requirements/cpu.lock $(LOCK_ARGS) -o requirements/dev.lock
 
 image:
 	docker build $(if $(BASE),--build-arg BASE=$(BASE)) -t $(IMAGE) .
