@@ -28,10 +28,41 @@ def check_model_reference(name_or_path: str) -> None:
                         "saved HF model directory or a hub id")
 
 
+def cuda_bf16_supported() -> bool:
+    """True when a CUDA GPU is present and supports bfloat16 (a seam tests can replace)."""
+    import torch
+
+    return bool(torch.cuda.is_available() and torch.cuda.is_bf16_supported())
+
+
+ATTENTION = "sdpa"
+"""Attention implementation requested: PyTorch's scaled_dot_product_attention (fused kernels on GPU)."""
+
+
+def _from_pretrained(cls: Any, source: str, **kwargs: Any) -> Any:
+    """`cls.from_pretrained` with SDPA attention; a model class without SDPA loads with its default.
+
+    transformers 5 already defaults to SDPA where a class supports it and falls back to eager silently;
+    asking for it explicitly makes an unsupported class raise, so that case retries without the request.
+    """
+    try:
+        return cls.from_pretrained(source, attn_implementation=ATTENTION, **kwargs)
+    except (ValueError, ImportError) as exc:
+        if "scaled_dot_product_attention" not in str(exc) and ATTENTION not in str(exc):
+            raise
+        return cls.from_pretrained(source, **kwargs)
+
+
+def attention_implementation(model: Any) -> str | None:
+    """The attention implementation a loaded model runs ("sdpa", "eager", ...), for the record."""
+    return getattr(getattr(model, "config", None), "_attn_implementation", None)
+
+
 def load_encoder(name_or_path: str, trust_remote_code: bool = False, with_lm_head: bool = False):
     """(encoder, tokenizer) from a hub id or a local directory; a bad name is a UserError.
 
-    with_lm_head loads the masked-LM model (encoder plus its pretrained LM head) instead.
+    with_lm_head loads the masked-LM model (encoder plus its pretrained LM head) instead. Attention runs
+    through SDPA where the model class supports it (`_from_pretrained`).
     """
     from transformers import AutoModel, AutoModelForMaskedLM, AutoTokenizer
 
@@ -44,10 +75,10 @@ def load_encoder(name_or_path: str, trust_remote_code: bool = False, with_lm_hea
     try:
         tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=trust_remote_code)
         try:
-            model = cls.from_pretrained(source, trust_remote_code=trust_remote_code,
-                                        **({} if with_lm_head else {"add_pooling_layer": False}))
+            model = _from_pretrained(cls, source, trust_remote_code=trust_remote_code,
+                                     **({} if with_lm_head else {"add_pooling_layer": False}))
         except TypeError:  # encoders without a pooler option
-            model = cls.from_pretrained(source, trust_remote_code=trust_remote_code)
+            model = _from_pretrained(cls, source, trust_remote_code=trust_remote_code)
     except (OSError, ValueError) as exc:
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
         raise UserError(f"model '{name_or_path}' could not be loaded ({first}); give a local model directory "

@@ -13,8 +13,11 @@ Settings (task `settings` < experiment `task_settings` < `xstilts evaluate` opti
 - mine: k (4), margin ("ratio"), mode ("max"), duplicates ("all": every id of a repeated text inherits
   its pairs, as LASER), threshold (null: chosen on the dev split's gold by `prepare` and applied
   unchanged to every split of that language); knn_backend ("auto": one float32 pass over the similarity
-  matrix on CPU, FAISS on GPU; "joint": that pass always; "faiss": two FAISS searches; see
-  `harness.retrieval.mining`).
+  matrix on CPU, FAISS with a FAISS GPU, else a torch matmul + top-k on a CUDA GPU; "joint": that pass
+  always; "faiss": two FAISS searches; "torch": the torch matmul kNN; see `harness.retrieval.mining`).
+  The engine used is recorded as `knn_engine` ("joint-cpu", "faiss-cpu", "faiss-gpu", "torch-cuda", ...).
+- embed_dtype: "auto" (bfloat16 autocast on a CUDA GPU that supports it, else float32), "float32" or
+  "bfloat16"; resolved to the precision used, which is recorded (pooling is float32 either way).
 - both: index ("exact"; "ivf" or "hnsw": an approximate FAISS index for very large pools, see
   `harness.retrieval.search`), nprobe (ivf: lists visited per query, null = 32), ef_search (hnsw: null = 128);
   the ones that apply to the chosen index are recorded.
@@ -38,11 +41,11 @@ DEFAULT_LAYERS: dict[str, int] = {"xlm-roberta/24": 14}
 DEFAULTS: dict[str, Any] = {
     "method": "nearest", "layer": None, "layers": {}, "pooling": "mean", "exclude_special": False,
     "direction": "en-xx", "k": 4, "margin": "ratio", "mode": "max", "duplicates": "all", "threshold": None,
-    "knn_backend": "auto", "index": "exact", "nprobe": None, "ef_search": None,
+    "knn_backend": "auto", "index": "exact", "nprobe": None, "ef_search": None, "embed_dtype": "auto",
 }
 _CHOICES = {"method": ("mine", "nearest"), "pooling": ("mean", "cls"), "direction": ("en-xx", "xx-en"),
-            "duplicates": ("all", "drop"), "knn_backend": ("auto", "joint", "faiss"),
-            "index": ("exact", "ivf", "hnsw")}
+            "duplicates": ("all", "drop"), "knn_backend": ("auto", "joint", "faiss", "torch"),
+            "index": ("exact", "ivf", "hnsw"), "embed_dtype": ("auto", "float32", "bfloat16")}
 _INDEX_OPTIONS = {"nprobe": "ivf", "ef_search": "hnsw"}
 """Approximate-index settings -> the index they apply to."""
 
@@ -81,6 +84,23 @@ def _ids_and_gold(columns: dict[str, list]) -> tuple[list, list, list, list, lis
     return list(src), list(src.values()), list(trg), list(trg.values()), gold
 
 
+def _search_backend(settings: dict) -> str:
+    """The kNN backend a search runs with: mining's `knn_backend`; top-1 search has no joint pass."""
+    backend = settings["knn_backend"]
+    return backend if settings["method"] == "mine" or backend != "joint" else "auto"
+
+
+def _engines(model: Any, settings: dict) -> dict[str, str]:
+    """The embedding precision and the kNN engine these settings run with on this machine (recorded)."""
+    from harness.retrieval.embed import embedding_dtype
+    from harness.retrieval.search import knn_engine
+
+    device = next(model.parameters()).device
+    return {"embed_dtype": embedding_dtype(device, settings["embed_dtype"]),
+            "knn_engine": knn_engine(settings["index"], "auto", _search_backend(settings),
+                                     both=settings["method"] == "mine")}
+
+
 _NO_HEAD = "retrieval evaluates the encoder as it is (`predict`): it has no features, head or loss"
 
 
@@ -106,9 +126,10 @@ class RetrievalKind(Kind):
         _check_count(spec.name, "k", s["k"])
         for key in _INDEX_OPTIONS:
             _check_count(spec.name, key, s[key], optional=True)
-        if s["method"] == "mine" and s["knn_backend"] == "joint" and s["index"] != "exact":
-            raise UserError(f"task '{spec.name}' setting knn_backend: 'joint' computes exact neighbours; it "
-                            f"cannot use index {s['index']!r}")
+        exact_only = ("joint", "torch") if s["method"] == "mine" else ("torch",)
+        if s["knn_backend"] in exact_only and s["index"] != "exact":
+            raise UserError(f"task '{spec.name}' setting knn_backend: {s['knn_backend']!r} computes exact "
+                            f"neighbours; it cannot use index {s['index']!r}")
         family, n_layers = model_family(model), int(model.config.num_hidden_layers)
         table = {**DEFAULT_LAYERS, **s["layers"]}
         if s["layer"] is None:
@@ -120,6 +141,7 @@ class RetrievalKind(Kind):
             raise UserError(f"task '{spec.name}' setting layer: {s['layer']!r} is out of range for {family}; "
                             f"use 0 (embeddings) to {n_layers}")
         s["model_family"] = family
+        s.update(_engines(model, s))
         unused = ("direction",) if s["method"] == "mine" else ("k", "margin", "mode", "duplicates", "threshold")
         unused += tuple(key for key, index in _INDEX_OPTIONS.items() if s["index"] != index)
         return {key: value for key, value in s.items() if key not in unused}
@@ -207,7 +229,8 @@ class RetrievalKind(Kind):
         from harness.retrieval.embed import embed_sentences
 
         return embed_sentences(model, tokenizer, texts, settings["layer"], settings["pooling"],
-                               settings["exclude_special"], hp.eval_batch_size, hp.max_seq_length)
+                               settings["exclude_special"], hp.eval_batch_size, hp.max_seq_length,
+                               dtype=settings.get("embed_dtype", "auto"))
 
     def _nearest(self, model, tokenizer, hp, settings, columns, task: str) -> list[str]:
         from harness.retrieval.search import nearest_neighbour
@@ -218,15 +241,16 @@ class RetrievalKind(Kind):
         src, trg = columns["src_text"], columns["trg_text"]
         queries, pool = (trg, src) if settings["direction"] == "en-xx" else (src, trg)
         found = nearest_neighbour(self._embed(model, tokenizer, hp, settings, queries),
-                                  self._embed(model, tokenizer, hp, settings, pool), **_index_options(settings))
+                                  self._embed(model, tokenizer, hp, settings, pool), **_index_options(settings),
+                                  backend=_search_backend(settings))
         return [str(int(i)) for i in found]
 
     def _mine(self, model, tokenizer, hp, settings, src_id, src_text, trg_id, trg_text):
         """Candidate (src_id, trg_id) pairs and margin scores before any threshold; cached per content."""
         from harness.retrieval.mining import dedup_sentences, expand_pairs, mine_bitext
 
-        options = {k: settings[k] for k in ("layer", "pooling", "exclude_special", "k", "margin", "mode",
-                                            "duplicates", "knn_backend")} | _index_options(settings)
+        options = {k: settings.get(k) for k in ("layer", "pooling", "exclude_special", "k", "margin", "mode",
+                                                "duplicates", "knn_backend", "embed_dtype")} | _index_options(settings)
         digest = hashlib.sha256(repr(sorted(options.items())).encode())
         for part in (src_id, src_text, trg_id, trg_text):
             for value in part:

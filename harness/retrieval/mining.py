@@ -5,9 +5,11 @@ Algorithm (LASER `source/mine_bitexts.py`, mode "mine"; XTREME `third_party/util
 2. L2-normalise; cosine kNN both ways: NN_k(x) among y, NN_k(y) among x. On CPU with
    index="exact" (knn_backend "auto"), `search.knn_both` computes each tile of the similarity matrix
    once and takes the top-k along both axes (half the flops of two FAISS searches, same neighbours and
-   float32 cosines; exactly tied neighbours may be listed in another order, see `knn_both`); on GPU,
-   for approximate indexes, or with knn_backend="faiss": two FAISS inner-product searches
-   (`search.knn`, chunked). a(x) = mean_k cos(x, NN_k(x)), b(y) = mean_k cos(y, NN_k(y)).
+   float32 cosines; exactly tied neighbours may be listed in another order, see `knn_both`); with a
+   FAISS GPU, for approximate indexes, or with knn_backend="faiss": two FAISS inner-product searches
+   (`search.knn`, chunked); on a CUDA machine whose FAISS has no GPU (or knn_backend="torch"): two
+   torch matmul + top-k passes on the GPU (`search.torch_knn_both`, the neighbours and tie order of
+   `knn_both`). `search.knn_engine` names the engine. a(x) = mean_k cos(x, NN_k(x)), b(y) likewise.
 3. Score each side's k candidates: margin(cos(x, y), (a(x) + b(y)) / 2) with ratio p / q, distance
    p - q, or absolute p. The cosines are the kNN similarities themselves, so scoring is array arithmetic
    (LASER recomputes each dot product in a Python double loop; same numbers up to float rounding).
@@ -31,19 +33,20 @@ import numpy as np
 
 from harness.errors import UserError
 from harness.retrieval.search import (
+    KNN_BACKENDS,
     IndexKind,
+    KnnBackend,
     check_embeddings,
     knn,
     knn_both,
-    resolve_gpu,
+    knn_engine,
+    torch_knn_both,
 )
 
 Margin = Literal["ratio", "distance", "absolute"]
 Mode = Literal["max", "fwd", "bwd", "intersect"]
 MARGINS = ("ratio", "distance", "absolute")
 MODES = ("max", "fwd", "bwd", "intersect")
-KnnBackend = Literal["auto", "joint", "faiss"]
-KNN_BACKENDS = ("auto", "joint", "faiss")
 
 
 def mine_bitext(
@@ -64,13 +67,15 @@ def mine_bitext(
 
     Returns (src_index int64, trg_index int64, score float64), sorted by descending score (stable).
     The inputs are not modified. Raises UserError for bad input, options, or k above either pool size.
-    `knn_backend`: "auto" = `knn_both` (one pass, CPU) for index="exact" without a GPU, else FAISS;
-    "faiss" forces the two FAISS searches; "joint" forces `knn_both` (index="exact" only; runs on CPU).
-    For the joint pass `chunk_size` is rows of each side per similarity tile (default 4096).
+    `knn_backend`: "auto" = `knn_both` (one pass, CPU) for index="exact" without a GPU, the torch matmul
+    kNN on a CUDA GPU when FAISS has none, else FAISS; "faiss" forces the two FAISS searches; "joint"
+    forces `knn_both` (index="exact" only; runs on CPU); "torch" forces the torch kNN (index="exact" only;
+    on the GPU if there is one, else on CPU). For the joint pass `chunk_size` is rows of each side per
+    similarity tile (default 4096); for torch, queries per chunk.
     """
     if knn_backend not in KNN_BACKENDS:
         raise UserError(f"knn_backend: expected one of {', '.join(KNN_BACKENDS)}, got {knn_backend!r}")
-    if knn_backend == "joint" and index != "exact":
+    if knn_backend in ("joint", "torch") and index != "exact":
         raise UserError(f"knn_backend={knn_backend!r} computes exact neighbours; it cannot use index={index!r}")
     if margin not in MARGINS:
         raise UserError(f"margin: expected one of {', '.join(MARGINS)}, got {margin!r}")
@@ -81,13 +86,18 @@ def mine_bitext(
     for side, pool in (("target", y), ("source", x)):
         if isinstance(k, (int, np.integer)) and k > pool.shape[0]:
             raise UserError(f"k={k} is larger than the {side} pool of {pool.shape[0]} sentences; lower k")
-    gpu = resolve_gpu(use_gpu)
-    if knn_backend == "joint" or (knn_backend == "auto" and index == "exact" and not gpu):
-        x2y_sim, x2y_ind, y2x_sim, y2x_ind = knn_both(x, y, k, chunk_size=chunk_size, check=False)
+    engine = knn_engine(index, use_gpu, knn_backend, both=True)
+    if engine == "joint-cpu" or engine.startswith("torch-"):
+        if engine == "joint-cpu":
+            both = knn_both(x, y, k, chunk_size=chunk_size, check=False)
+        else:
+            both = torch_knn_both(x, y, k, device=engine[len("torch-"):], chunk_size=chunk_size, check=False)
+        x2y_sim, x2y_ind, y2x_sim, y2x_ind = both
         return mine_from_knn(
             (x2y_sim, x2y_ind), (y2x_sim, y2x_ind), margin=margin, mode=mode, threshold=threshold
         )
-    options = dict(index=index, chunk_size=chunk_size, use_gpu=use_gpu, nprobe=nprobe, ef_search=ef_search)
+    options = dict(index=index, chunk_size=chunk_size, use_gpu=use_gpu, nprobe=nprobe, ef_search=ef_search,
+                   backend="faiss")
     x2y = knn(x, y, k, check=False, **options)
     y2x = knn(y, x, k, check=False, **options)
     return mine_from_knn(x2y, y2x, margin=margin, mode=mode, threshold=threshold)

@@ -17,12 +17,20 @@ Approximate options for million-scale pools (the normalised database is held onc
   `nprobe` lists visited per query (default 32).
 - "hnsw": `IndexHNSWFlat` (inner product, M = 32), `efSearch` = `ef_search` (default 128); CPU only.
 
+Exact kNN as a torch matmul + top-k (`torch_knn`, `torch_knn_both`): what runs on a CUDA machine whose
+FAISS has no GPU support (faiss-cpu inside a CUDA image). The database is L2-normalised as above and held
+on the device; queries go through in chunks (one [chunk, pool] float32 similarity tile at a time, full
+float32 precision: TF32 is switched off for the call) and each row keeps its top-k by (similarity desc,
+index asc), the order `knn_both` uses, so the same code on CPU tensors gives the CPU path's neighbours.
+`knn_engine` says which engine a search runs on; the retrieval kind records it.
+
 Sources: LASER `source/mine_bitexts.py` (knnCPU / knnGPU); XTREME `third_party/utils_retrieve.py`.
 `nearest_neighbour` is top-1 retrieval: each query's most similar row of the other language's pool.
 """
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from typing import Any, Literal
 
 import numpy as np
@@ -31,6 +39,9 @@ from harness.errors import UserError
 
 IndexKind = Literal["exact", "ivf", "hnsw"]
 INDEX_KINDS = ("exact", "ivf", "hnsw")
+KnnBackend = Literal["auto", "joint", "faiss", "torch"]
+KNN_BACKENDS = ("auto", "joint", "faiss", "torch")
+_TORCH_TILE_BYTES = 256 * 1024 * 1024  # one float32 [query chunk, pool] similarity tile of the torch kNN
 _CHUNK_BYTES = 64 * 1024 * 1024
 _FAISS_BLOCK = 4096  # FAISS's query block: chunks that are multiples of it keep its arithmetic unchanged
 
@@ -86,6 +97,42 @@ def resolve_gpu(use_gpu: bool | str) -> bool:
     return bool(use_gpu) and count > 0
 
 
+def torch_device(use_gpu: bool | str = "auto") -> str | None:
+    """"cuda" when PyTorch sees a GPU and `use_gpu` allows one (not False), else None."""
+    if use_gpu is False:
+        return None
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else None
+
+
+def knn_engine(index: str = "exact", use_gpu: bool | str = "auto", backend: str = "auto", both: bool = False) -> str:
+    """Where an exact or approximate search runs: "faiss-gpu", "faiss-cpu", "torch-<device>" or "joint-cpu".
+
+    backend "auto": FAISS for approximate indexes and whenever FAISS has a GPU; else the torch matmul kNN
+    when PyTorch has a GPU; else, for kNN both ways (`both`, mining), the joint numpy pass, and FAISS on
+    CPU for one way. "faiss", "joint" and "torch" force that engine ("torch" on the GPU if there is one,
+    else on CPU). Raises UserError for an unknown backend or an exact-only backend with an approximate index.
+    """
+    if backend not in KNN_BACKENDS:
+        raise UserError(f"knn_backend: expected one of {', '.join(KNN_BACKENDS)}, got {backend!r}")
+    if use_gpu not in (True, False, "auto"):
+        raise UserError(f"use_gpu: expected true, false or 'auto', got {use_gpu!r}")
+    if backend in ("joint", "torch") and index != "exact":
+        raise UserError(f"knn_backend={backend!r} computes exact neighbours; it cannot use index={index!r}")
+    if backend == "joint":
+        return "joint-cpu"
+    if backend == "torch":
+        return f"torch-{torch_device(use_gpu) or 'cpu'}"
+    faiss_gpu = resolve_gpu(use_gpu)
+    if backend == "faiss" or index != "exact" or faiss_gpu:
+        return "faiss-gpu" if faiss_gpu else "faiss-cpu"
+    device = torch_device(use_gpu)
+    if device is not None:
+        return f"torch-{device}"
+    return "joint-cpu" if both else "faiss-cpu"
+
+
 def knn(
     queries: np.ndarray,
     database: np.ndarray,
@@ -97,11 +144,14 @@ def knn(
     nprobe: int | None = None,
     ef_search: int | None = None,
     check: bool = True,
+    backend: KnnBackend = "auto",
 ) -> tuple[np.ndarray, np.ndarray]:
     """Cosine top-k of each query row among the database rows.
 
     Returns (similarities float32 [nq, k], indices int64 [nq, k]), best first. `chunk_size` is rows
-    per chunk (default: about 64 MiB). Raises UserError for bad input or k > database rows.
+    per chunk (default: about 64 MiB for FAISS, a 256 MiB tile for torch). `backend` picks the engine as
+    `knn_engine` says ("joint" is a both-ways pass: here it means FAISS on CPU). Raises UserError for bad
+    input or k > database rows.
     """
     if check:
         check_embeddings("queries", queries)
@@ -112,10 +162,14 @@ def knn(
         raise UserError(f"k: expected a positive integer, got {k!r}")
     if k > database.shape[0]:
         raise UserError(f"k={k} is larger than the pool of {database.shape[0]} sentences; lower k")
-    chunk = chunk_size or default_chunk_rows(queries.shape[1])
-    if chunk < 1:
+    if chunk_size is not None and chunk_size < 1:
         raise UserError(f"chunk_size: expected a positive number of rows, got {chunk_size!r}")
-    gpu = resolve_gpu(use_gpu)
+    engine = knn_engine(index, use_gpu, "faiss" if backend == "joint" else backend)
+    if engine.startswith("torch-"):
+        return torch_knn(queries, database, int(k), device=engine[len("torch-"):], chunk_size=chunk_size,
+                         check=False)
+    chunk = chunk_size or default_chunk_rows(queries.shape[1])
+    gpu = engine == "faiss-gpu"
     if index == "exact":
         return _exact_knn(queries, database, int(k), chunk, gpu)
     built = _build_approx(database, index, chunk, gpu, nprobe, ef_search)
@@ -136,10 +190,11 @@ def nearest_neighbour(
     index: IndexKind = "exact",
     nprobe: int | None = None,
     ef_search: int | None = None,
+    backend: KnnBackend = "auto",
 ) -> np.ndarray:
     """Index (int64 [nq]) of each query's most cosine-similar pool row (top-1 retrieval)."""
     _, ids = knn(queries, pool, 1, index=index, chunk_size=chunk_size, use_gpu=use_gpu, nprobe=nprobe,
-                 ef_search=ef_search)
+                 ef_search=ef_search, backend=backend)
     return ids[:, 0]
 
 
@@ -171,6 +226,123 @@ def _exact_knn(
                 sims[rows], ids[rows] = _merge_topk(sims[rows], ids[rows], s, i, k)
         del block
     return sims, ids
+
+
+# ---------------------------------------------------------------------------------------------------
+# Exact kNN as a torch matmul + top-k: the GPU path without faiss-gpu (same code on CPU tensors in tests).
+
+
+def torch_knn(
+    queries: np.ndarray,
+    database: np.ndarray,
+    k: int,
+    *,
+    device: Any = "cpu",
+    chunk_size: int | None = None,
+    check: bool = True,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Exact cosine top-k of each query among the database rows, as matmul + top-k on `device`.
+
+    Returns what `knn` returns (float32 similarities, int64 indices, best first), neighbours ordered by
+    (similarity desc, index asc) as in `knn_both`. The normalised database lives on the device;
+    `chunk_size` queries at a time (default: a 256 MiB float32 similarity tile) are normalised, moved
+    there, multiplied in full float32 precision and reduced to their top-k.
+    """
+    import torch
+
+    if check:
+        check_embeddings("queries", queries)
+        check_embeddings("database", database, queries.shape[1])
+    if not isinstance(k, (int, np.integer)) or k < 1:
+        raise UserError(f"k: expected a positive integer, got {k!r}")
+    if k > database.shape[0]:
+        raise UserError(f"k={k} is larger than the pool of {database.shape[0]} sentences; lower k")
+    if chunk_size is not None and chunk_size < 1:
+        raise UserError(f"chunk_size: expected a positive number of rows, got {chunk_size!r}")
+    device = torch.device(device)
+    chunk = chunk_size or torch_chunk_rows(database.shape[0])
+    nq = queries.shape[0]
+    sims = np.empty((nq, int(k)), dtype=np.float32)
+    ids = np.empty((nq, int(k)), dtype=np.int64)
+    with _full_fp32_matmul():
+        pool = _device_normalized(database, device, chunk)
+        for start in range(0, nq, chunk):
+            q = torch.from_numpy(normalized(queries, start, start + chunk)).to(device)
+            s, i = topk_rows(q @ pool.T, int(k))
+            sims[start : start + q.shape[0]] = s.cpu().numpy()
+            ids[start : start + q.shape[0]] = i.cpu().numpy()
+        del pool
+    return sims, ids
+
+
+def torch_knn_both(
+    x: np.ndarray,
+    y: np.ndarray,
+    k: int,
+    *,
+    device: Any = "cpu",
+    chunk_size: int | None = None,
+    check: bool = True,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(x2y_sims, x2y_ids, y2x_sims, y2x_ids) as `knn_both` returns them, by two `torch_knn` passes."""
+    if check:
+        check_embeddings("x", x)
+        check_embeddings("y", y, x.shape[1])
+    for name, pool in (("y", y), ("x", x)):
+        if isinstance(k, (int, np.integer)) and k > pool.shape[0]:
+            raise UserError(f"k={k} is larger than the pool of {pool.shape[0]} sentences ({name}); lower k")
+    x2y = torch_knn(x, y, k, device=device, chunk_size=chunk_size, check=False)
+    y2x = torch_knn(y, x, k, device=device, chunk_size=chunk_size, check=False)
+    return (*x2y, *y2x)
+
+
+def torch_chunk_rows(pool_rows: int) -> int:
+    """Queries per chunk of the torch kNN: a float32 [chunk, pool] tile of about 256 MiB (at least 1 row)."""
+    return max(1, _TORCH_TILE_BYTES // (4 * max(pool_rows, 1)))
+
+
+def topk_rows(tile: Any, k: int) -> tuple[Any, Any]:
+    """Top-k (values, column indices) of each row of a 2-D tensor, ordered by (value desc, index asc).
+
+    `torch.topk` picks any of the columns tied at the k-th value; a row with such a tie (more than k
+    entries >= its k-th value) is instead fully sorted (stable), which keeps the lowest indices.
+    """
+    import torch
+
+    vals, idx = torch.topk(tile, k, dim=1, largest=True, sorted=True)
+    idx, by_index = idx.sort(dim=1)
+    vals, by_value = vals.gather(1, by_index).sort(dim=1, descending=True, stable=True)
+    idx = idx.gather(1, by_value)
+    tied = torch.nonzero((tile >= vals[:, -1:]).sum(dim=1) > k).flatten()
+    if tied.numel():
+        tv, ti = torch.sort(tile[tied], dim=1, descending=True, stable=True)
+        vals[tied], idx[tied] = tv[:, :k], ti[:, :k]
+    return vals, idx
+
+
+def _device_normalized(a: np.ndarray, device: Any, chunk: int) -> Any:
+    """The rows of `a`, L2-normalised as `normalized` does, in one float32 tensor on `device`."""
+    import torch
+
+    out = torch.empty(a.shape, dtype=torch.float32, device=device)
+    step = max(chunk, default_chunk_rows(a.shape[1]))
+    for start in range(0, a.shape[0], step):
+        block = normalized(a, start, start + step)
+        out[start : start + block.shape[0]] = torch.from_numpy(block).to(device)
+    return out
+
+
+@contextmanager
+def _full_fp32_matmul():
+    """float32 matmuls in full precision (no TF32) for the duration; the previous setting is restored."""
+    import torch
+
+    previous = torch.get_float32_matmul_precision()
+    torch.set_float32_matmul_precision("highest")
+    try:
+        yield
+    finally:
+        torch.set_float32_matmul_precision(previous)
 
 
 def _merge_topk(
