@@ -365,3 +365,11 @@ def test_on_cuda_embeddings_bf16_and_training_fused_bf16(offline_world) -> None:
     assert cos.min() > 0.99
     assert train.mixed_precision(Hparams()) == ("bf16" if expected == "bfloat16" else "no")
     assert train._optimizer(model, Hparams()).defaults["fused"] is True
+
+
+def test_a_missing_faiss_says_which_extra_to_install(monkeypatch) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "faiss", None)  # import faiss now raises ImportError
+    with pytest.raises(UserError, match=r"xstilts\[cpu\]"):
+        search.normalized(np.ones((2, 3), dtype=np.float32))

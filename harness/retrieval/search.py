@@ -76,9 +76,19 @@ def default_chunk_rows(dim: int) -> int:
     return max(_FAISS_BLOCK, rows // _FAISS_BLOCK * _FAISS_BLOCK)
 
 
+def faiss_module() -> Any:
+    """The `faiss` module; an environment without either FAISS build is a UserError saying what to install."""
+    try:
+        import faiss
+    except ImportError:
+        raise UserError("FAISS is not installed: pip install 'xstilts[cpu]' (faiss-cpu), or 'xstilts[cuda]' "
+                        "(faiss-gpu) on a GPU box") from None
+    return faiss
+
+
 def normalized(a: np.ndarray, start: int = 0, stop: int | None = None) -> np.ndarray:
     """A float32 C-contiguous, L2-normalised copy of rows [start, stop) (zero rows stay zero)."""
-    import faiss
+    faiss = faiss_module()
 
     block = np.array(a[start:stop], dtype=np.float32, order="C", copy=True)
     faiss.normalize_L2(block)
@@ -87,7 +97,7 @@ def normalized(a: np.ndarray, start: int = 0, stop: int | None = None) -> np.nda
 
 def resolve_gpu(use_gpu: bool | str) -> bool:
     """True to search on GPU: "auto" uses FAISS GPUs when present; True insists on them."""
-    import faiss
+    faiss = faiss_module()
 
     if use_gpu not in (True, False, "auto"):
         raise UserError(f"use_gpu: expected true, false or 'auto', got {use_gpu!r}")
@@ -201,7 +211,7 @@ def nearest_neighbour(
 def _exact_knn(
     queries: np.ndarray, database: np.ndarray, k: int, chunk: int, gpu: bool
 ) -> tuple[np.ndarray, np.ndarray]:
-    import faiss
+    faiss = faiss_module()
 
     nq = queries.shape[0]
     sims = np.full((nq, k), -np.inf, dtype=np.float32)
@@ -363,7 +373,7 @@ def _build_approx(
     nprobe: int | None,
     ef_search: int | None,
 ) -> Any:
-    import faiss
+    faiss = faiss_module()
 
     n, dim = database.shape
     if kind == "hnsw":
