@@ -9,7 +9,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from harness.layout import METRICS_JSON
+from harness.executors.failures import read_failure
+from harness.layout import METRICS_JSON, STAGE_LOG
 from harness.store import is_done, read_json
 
 OnStage = Callable[[Any, str], None]
@@ -33,43 +34,64 @@ def headline(metrics_path: Path) -> str:
 
 
 @contextmanager
-def stage_reporter(console: Any, total: int, runs_dir: Path) -> Iterator[tuple[OnStage, OnStep]]:
-    """(on_stage, on_step) callbacks for an executor, drawing a bar on a terminal, else printing lines."""
+def stage_reporter(console: Any, total: int, runs_dir: Path,
+                   concurrent: bool = False) -> Iterator[tuple[OnStage, OnStep]]:
+    """(on_stage, on_step) callbacks for an executor, drawing a bar on a terminal, else printing lines.
+
+    With `concurrent` stages (`--jobs N`) every stage event is a line, also on a terminal (above a bar that
+    counts finished stages and running ones): interleaved stages cannot share one line of state."""
     if console.is_terminal:
-        with _bar(console, total) as callbacks:
+        with _bar(console, total, runs_dir, concurrent) as callbacks:
             yield callbacks
     else:
         yield _lines(console, total, runs_dir), lambda label, step, steps, loss: None
 
 
 def _lines(console: Any, total: int, runs_dir: Path) -> OnStage:
-    state = {"n": 0, "started": 0.0}
+    """One line per event, numbered by the stage's start: start, done (seconds, headline), failed (error, log),
+    stopped, not run (blocked); done stages are skipped silently (the summary counts them)."""
+    state: dict[str, Any] = {"n": 0, "started": {}}
 
     def on_stage(stage: Any, event: str) -> None:
         if event == "start":
             state["n"] += 1
-            state["started"] = time.time()
-            if not is_done(runs_dir / stage.key):  # a done stage is skipped silently; the summary counts it
-                console.print(f"[{state['n']}/{total}] start {stage.key}", highlight=False)
+            state["started"][stage.key] = (state["n"], time.time())
+            if not is_done(runs_dir / stage.key):
+                console.print(f"[{state['n']}/{total}] start {stage.key}", highlight=False, soft_wrap=True)
             return
         if event == "skipped":
             return
-        seconds = time.time() - state["started"]
-        result = headline(runs_dir / stage.key / METRICS_JSON)
-        console.print(f"[{state['n']}/{total}] done {stage.key} in {seconds:.1f} s" + (f": {result}" if result else ""),
-                      highlight=False)
+        n, started = state["started"].get(stage.key, ("-", time.time()))
+        seconds = time.time() - started
+        if event == "ran":
+            result = headline(runs_dir / stage.key / METRICS_JSON)
+            line = f"done {stage.key} in {seconds:.1f} s" + (f": {result}" if result else "")
+        elif event == "failed":
+            failure = read_failure(runs_dir / stage.key) or {}
+            line = (f"failed {stage.key} after {seconds:.1f} s: {failure.get('error', 'see its log')}; "
+                    f"log: {failure.get('log', runs_dir / stage.key / STAGE_LOG)}")
+        elif event == "stopped":
+            line = f"stopped {stage.key} after {seconds:.1f} s; run again to resume it"
+        elif event == "blocked":
+            line = f"not run {stage.key}: it needs {stage.upstream}, which did not finish"
+        else:
+            line = f"{event} {stage.key}"
+        console.print(f"[{n}/{total}] {line}", highlight=False, markup=False, soft_wrap=True)
 
     return on_stage
 
 
 @contextmanager
-def _bar(console: Any, total: int) -> Iterator[tuple[OnStage, OnStep]]:
+def _bar(console: Any, total: int, runs_dir: Path, concurrent: bool) -> Iterator[tuple[OnStage, OnStep]]:
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
     with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                   TextColumn("{task.fields[info]}"), TimeElapsedColumn(), TimeRemainingColumn(),
                   console=console, transient=False) as bar:
         overall = bar.add_task("stages", total=total, info="")
+        if concurrent:
+            yield _concurrent_bar(bar, overall, _lines(bar.console, total, runs_dir)), lambda *_: None
+            return
         steps: dict[str, Any] = {"id": None}
 
         def on_stage(stage: Any, event: str) -> None:
@@ -87,3 +109,19 @@ def _bar(console: Any, total: int) -> Iterator[tuple[OnStage, OnStep]]:
             bar.update(steps["id"], completed=step, info=f"loss {loss:.3f}")
 
         yield on_stage, on_step
+
+
+def _concurrent_bar(bar: Any, overall: Any, lines: OnStage) -> OnStage:
+    """Lines above the bar for every event; the bar counts stages with an outcome and shows how many run."""
+    running: set[str] = set()
+
+    def on_stage(stage: Any, event: str) -> None:
+        lines(stage, event)
+        if event == "start":
+            running.add(stage.key)
+        else:
+            running.discard(stage.key)
+            bar.advance(overall)
+        bar.update(overall, info=f"{len(running)} running")
+
+    return on_stage

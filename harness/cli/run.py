@@ -61,9 +61,23 @@ def print_estimate(stages) -> None:
     console().print(table)
 
 
+def resolve_jobs(jobs: int | None, executor) -> int:
+    """`--jobs` as given; by default one stage per visible GPU (at least 1) for an executor that can run
+    several at a time, else 1."""
+    if jobs is not None:
+        return jobs
+    if not executor.concurrent():
+        return 1
+    from harness.executors.devices import default_jobs
+
+    return default_jobs()
+
+
 def run_experiment(experiment: Path, output: Path | None, dry_run: bool, allow_mixed: bool,
-                   overrides: Sequence[str] = ()) -> dict:
-    """Plan, record (runs/experiment.json, with the `--set` overrides applied) and execute an experiment."""
+                   overrides: Sequence[str] = (), jobs: int | None = 1) -> dict:
+    """Plan, record (runs/experiment.json, with the `--set` overrides applied) and execute an experiment, up
+    to `jobs` stages at a time (1: in this process; None, what the CLI passes without --jobs: one per
+    visible GPU, see `resolve_jobs`)."""
     from harness.cli.progress import stage_reporter
 
     err = console(stderr=True)
@@ -76,12 +90,15 @@ def run_experiment(experiment: Path, output: Path | None, dry_run: bool, allow_m
     from harness.model import check_model_reference
 
     check_model_reference(config.model)
+    executor = registry.get("executor", config.executor)(config.executor_settings, model=config.model)
+    jobs = resolve_jobs(jobs, executor)
+    if jobs != 1:
+        executor.set_jobs(jobs)
     if runs_dir.exists() and not runs_dir.is_dir():
         raise UserError(f"--output {runs_dir}: a file, not a directory; pass a directory for the runs (it is "
                         "created if missing)")
     runs_dir.mkdir(parents=True, exist_ok=True)
     record_experiment(runs_dir, with_overrides(plan_record(config, stages), overrides), allow_mixed)
-    executor = registry.get("executor", config.executor)(config.executor_settings, model=config.model)
     for stage in stages:  # a done stage whose results do not read back (truncated, deleted) runs again
         why = reopen_damaged(runs_dir / stage.key)
         if why:
@@ -90,8 +107,9 @@ def run_experiment(experiment: Path, output: Path | None, dry_run: bool, allow_m
     if not todo:
         click.echo(f"nothing to do: all {len(stages)} stages in {runs_dir} are done (no training ran)")
         return {"ran": 0, "skipped": len(stages)}
-    err.print(f"[bold]{config.name}[/]: {len(todo)} of {len(stages)} stages to run into {runs_dir}")
-    with stage_reporter(err, len(stages), runs_dir) as (on_stage, on_step):
+    at_once = f", up to {jobs} at a time (logs: <stage>/stage.log)" if jobs > 1 else ""
+    err.print(f"[bold]{config.name}[/]: {len(todo)} of {len(stages)} stages to run into {runs_dir}{at_once}")
+    with stage_reporter(err, len(stages), runs_dir, concurrent=jobs > 1) as (on_stage, on_step):
         counts = executor.run(stages, runs_dir, config.data.settings(), config.trust_remote_code, on_stage, on_step)
     click.echo(f"{counts['ran']} stages ran, {counts['skipped']} were already done; results in {runs_dir}")
     return counts
