@@ -27,7 +27,7 @@ REHEARSAL_SET := --set model=$(REHEARSAL)/tiny-xlmr --set 'seeds=[1]' \
 	--set hparams.eval_examples=16 --set hparams.eval_batch_size=32 \
 	--set arms.mlm.settings.max_sentences=8
 
-.PHONY: help venv demo test test-fast lint schema bench lock image reproduce rehearse clean
+.PHONY: help venv demo test test-fast lint schema bench lock image base-image docker-ci reproduce rehearse clean
 
 help:
 	@echo "make demo       install, run the offline smoke experiment, write reports/"
@@ -36,7 +36,8 @@ help:
 	@echo "make schema     regenerate harness/report/schema/leaderboard.schema.json from the report models"
 	@echo "make bench      speed/memory benchmarks (prints ratios)"
 	@echo "make lock       regenerate requirements/*.lock from pyproject.toml (uv)"
-	@echo "make image      build the pinned CUDA container (BASE=... to override the base image)"
+	@echo "make image      build the pinned CUDA container (BASE=... to override the base image, LOCK=cpu)"
+	@echo "make docker-ci  build a local base and a CPU image, run the smoke experiment with docker run"
 	@echo "make rehearse   run experiments/paper.yaml offline (tiny model, generated data) -> reports/rehearsal"
 	@echo "make reproduce  run experiments/paper.yaml (needs GPUs, the models and the data)"
 
@@ -98,8 +99,51 @@ lock:
 	$(BIN)/uv pip compile pyproject.toml --extra cpu --extra dev --excludes requirements/cpu-excludes.txt \
 		-c requirements/cpu.lock $(LOCK_ARGS) -o requirements/dev.lock
 
+# The container. `make image` builds $(IMAGE) on $(BASE) (default: the Dockerfile's CUDA base, pinned by
+# digest) with requirements/$(LOCK).lock, and fills the OCI labels (version, git commit, base). It hands the
+# host's CA bundle to the build stage when there is one (networks that re-sign TLS; never copied into the
+# image), and with PREFETCH=1 (the default for LOCK=cpu) downloads the lock's wheels on the host first
+# (pip's own config and cache) so that the build installs them without an index. LOCK=cpu wants a CPU torch
+# build where pip looks (find-links, or PIP_EXTRA_INDEX_URL=https://download.pytorch.org/whl/cpu).
+#   make image                                          the CUDA image, xstilts:latest
+#   make base-image && make image BASE=xstilts-base:bookworm LOCK=cpu IMAGE=xstilts:cpu   offline, CPU only
+BASE ?= $(shell sed -n 's/^ARG BASE=//p' Dockerfile)
+LOCK ?= cuda
+PREFETCH ?= $(if $(filter cpu,$(LOCK)),1)
+CA_BUNDLE ?= $(firstword $(wildcard $(PIP_CERT) /etc/ssl/certs/ca-certificates.crt))
+IMAGE_CONTEXT := .xstilts/image-context
+LOCAL_BASE ?= xstilts-base:bookworm
+IMAGE_ARGS = --build-arg BASE=$(BASE) --build-arg LOCK=$(LOCK) $(if $(PREFETCH),--build-arg PIP_OPTIONS=--no-index) \
+	--build-arg VERSION=$$(sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml) \
+	--build-arg REVISION=$$(sha=$$(git rev-parse HEAD 2>/dev/null) && { test -z "$$(git status --porcelain \
+		--untracked-files=no)" || sha=$$sha-dirty; echo $$sha; } || echo unknown) \
+	--build-arg CREATED=$$(date -u +%Y-%m-%dT%H:%M:%SZ) \
+	--build-arg SOURCE=$$(git config --get remote.origin.url 2>/dev/null || echo unknown) \
+	--build-arg BASE_NAME=$(firstword $(subst @, ,$(BASE))) \
+	--build-arg BASE_DIGEST=$(if $(findstring @,$(BASE)),$(lastword $(subst @, ,$(BASE))),$$(docker image inspect \
+		-f '{{.Id}}' $(BASE) 2>/dev/null))
+
 image:
-	docker build $(if $(BASE),--build-arg BASE=$(BASE)) -t $(IMAGE) .
+	@test -f requirements/$(LOCK).lock || { echo "error: LOCK=$(LOCK): no requirements/$(LOCK).lock (cuda or cpu)"; exit 2; }
+	mkdir -p $(IMAGE_CONTEXT)/certs && rm -f $(IMAGE_CONTEXT)/certs/ca-bundle.crt
+	$(if $(CA_BUNDLE),cp $(CA_BUNDLE) $(IMAGE_CONTEXT)/certs/ca-bundle.crt)
+	@if [ -z "$(PREFETCH)" ]; then rm -rf $(IMAGE_CONTEXT)/wheels; \
+	elif ! cmp -s requirements/$(LOCK).lock $(IMAGE_CONTEXT)/wheels/.lock; then \
+		echo "prefetching the wheels of requirements/$(LOCK).lock into $(IMAGE_CONTEXT)/wheels"; \
+		rm -rf $(IMAGE_CONTEXT)/wheels && $(PYTHON) -m pip download -qq --no-deps --python-version 3.11 \
+			-r requirements/$(LOCK).lock -d $(IMAGE_CONTEXT)/wheels && \
+		cp requirements/$(LOCK).lock $(IMAGE_CONTEXT)/wheels/.lock; fi
+	$(if $(shell docker buildx version 2>/dev/null),,DOCKER_BUILDKIT=0) docker build $(IMAGE_ARGS) -t $(IMAGE) .
+
+# A Debian bookworm base built without any registry (debootstrap + docker import), for `make image BASE=...`.
+base-image:
+	.ci/docker.sh base-image $(LOCAL_BASE)
+
+# CI's container check (needs root: installs and starts a Docker engine if none runs): the local base, the
+# CPU image, the smoke experiment run locally and with `docker run` (metrics.json equal byte for byte), and
+# the docker-marked tests. See .ci/docker.sh.
+docker-ci: venv
+	.ci/docker.sh ci
 
 reproduce: venv
 	$(BIN)/xstilts validate experiments/paper.yaml

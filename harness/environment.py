@@ -1,7 +1,9 @@
-"""What a result was computed with: versions, git commit, device. Recorded in every stage.json."""
+"""What a result was computed with: versions, git commit, device, and the container image when a stage runs
+in one. Recorded in every stage.json (never part of a stage's key)."""
 
 from __future__ import annotations
 
+import os
 import platform
 import subprocess
 from functools import lru_cache
@@ -11,7 +13,20 @@ from typing import Any
 
 from harness import __version__
 
-PACKAGES = ("torch", "transformers", "datasets", "accelerate", "tokenizers", "faiss-cpu", "numpy")
+PACKAGES = ("torch", "transformers", "datasets", "accelerate", "tokenizers", "faiss-cpu", "faiss-gpu", "numpy")
+
+IMAGE_ENV = {
+    "name": "XSTILTS_IMAGE_NAME",
+    "id": "XSTILTS_IMAGE_ID",
+    "version": "XSTILTS_IMAGE_VERSION",
+    "revision": "XSTILTS_IMAGE_REVISION",
+    "created": "XSTILTS_IMAGE_CREATED",
+    "source": "XSTILTS_IMAGE_SOURCE",
+    "lock": "XSTILTS_IMAGE_LOCK",
+}
+"""image record field -> environment variable. The Dockerfile sets all but name and id (its OCI labels'
+values); the docker executor passes the image's name and the ID it ran."""
+BASE_ENV = {"name": "XSTILTS_IMAGE_BASE_NAME", "digest": "XSTILTS_IMAGE_BASE_DIGEST"}
 
 
 def _version(name: str) -> str | None:
@@ -43,8 +58,17 @@ def device() -> dict[str, Any]:
     return {"type": "cpu", "threads": torch.get_num_threads()}
 
 
+def image() -> dict[str, Any] | None:
+    """The container image this process runs in, from the XSTILTS_IMAGE_* variables; None outside one."""
+    record: dict[str, Any] = {key: os.environ[var] for key, var in IMAGE_ENV.items() if os.environ.get(var)}
+    base = {key: os.environ[var] for key, var in BASE_ENV.items() if os.environ.get(var)}
+    if base:
+        record["base"] = base
+    return record or None
+
+
 def environment() -> dict[str, Any]:
-    """Versions of python and the stack, the xstilts version and commit, and the device."""
+    """Versions of python and the stack, the xstilts version and commit, the device, and the image (or None)."""
     return {
         "xstilts": __version__,
         "git_commit": git_commit(),
@@ -52,4 +76,5 @@ def environment() -> dict[str, Any]:
         "platform": platform.platform(),
         "packages": {name: _version(name) for name in PACKAGES},
         "device": device(),
+        "image": image(),
     }
