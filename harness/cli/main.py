@@ -12,6 +12,7 @@ from harness.checkpoint import Interrupted
 from harness.cli.evaluate import evaluate_command
 from harness.cli.export import export_command
 from harness.cli.score import score_command
+from harness.cli.status import status_command
 from harness.errors import UserError
 
 
@@ -91,13 +92,17 @@ def validate_command(experiments: tuple[Path, ...], overrides: tuple[str, ...]) 
               "experiment's `output`, else runs/<name>).")
 @click.option("--dry-run", is_flag=True, help="Print the stage plan and exit.")
 @click.option("--allow-mixed", is_flag=True, help="Allow a runs directory that holds another experiment.")
+@click.option("--jobs", "-j", type=click.IntRange(min=1), default=None,
+              help="Run up to N independent stages at a time, each in its own process on the GPU of its slot, "
+                   "its output in <stage>/stage.log (local executor). Default: the number of visible GPUs, or 1 "
+                   "(then stages run in this process).")
 @set_option
-def run_command(experiment: Path, output: Path | None, dry_run: bool, allow_mixed: bool,
+def run_command(experiment: Path, output: Path | None, dry_run: bool, allow_mixed: bool, jobs: int | None,
                 overrides: tuple[str, ...]) -> None:
     """Run an experiment; done stages are skipped, so running again resumes."""
     from harness.cli.run import run_experiment
 
-    run_experiment(experiment, output, dry_run, allow_mixed, overrides)
+    run_experiment(experiment, output, dry_run, allow_mixed, overrides, jobs)
 
 
 @cli.command("run-stage", hidden=False)
@@ -155,6 +160,7 @@ def fixtures_command(out: Path, no_model: bool) -> None:
 cli.add_command(score_command)
 cli.add_command(export_command)
 cli.add_command(evaluate_command)
+cli.add_command(status_command)
 
 
 def main() -> None:

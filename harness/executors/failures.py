@@ -22,10 +22,11 @@ ATTEMPT_MARK = "==> "
 _TAIL_BYTES = 64 * 1024
 
 
-def record_failure(stage_dir: Path, *, log: Path, exit_code: int, error: str, executor: str) -> dict[str, Any]:
-    """Write FAILED for the stage in `stage_dir`; returns the record."""
-    record = {"key": stage_dir.name, "log": str(log.resolve()), "exit_code": exit_code, "error": error,
-              "executor": executor, "at": time.time()}
+def record_failure(stage_dir: Path, *, log: Path | str | None, error: str, executor: str,
+                   exit_code: int | None = None, **extra: Any) -> dict[str, Any]:
+    """Write FAILED for the stage in `stage_dir` (`extra`: executor-specific fields); returns the record."""
+    record = {"key": stage_dir.name, "log": str(Path(log).resolve()) if log else None, "exit_code": exit_code,
+              "error": error, "executor": executor, "at": time.time(), **extra}
     write_json(stage_dir / FAILED, record)
     return record
 
