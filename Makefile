@@ -69,8 +69,10 @@ demo: venv $(OFFLINE)/.written
 # Test processes (pytest-xdist); each builds its own offline world and tiny model.
 TEST_WORKERS ?= 2
 
+# TEST_ARGS: extra pytest arguments (CI: -m "not docker", which `make docker-ci` runs against its image).
+TEST_ARGS ?=
 test: venv $(VENV)/.test-model
-	$(TINY_ENV) $(BIN)/python -m pytest -q -n $(TEST_WORKERS)
+	$(TINY_ENV) $(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadgroup $(TEST_ARGS)
 
 test-fast: venv $(VENV)/.test-model
 	$(TINY_ENV) $(BIN)/python -m pytest -q -n $(TEST_WORKERS) -m "not slow"
@@ -157,4 +159,4 @@ rehearse: venv $(REHEARSAL)/.written
 
 clean:
 	rm -rf $(RUNS)/smoke $(RUNS)/rehearsal $(OFFLINE) $(REHEARSAL) .xstilts/cache reports/leaderboard.* \
-		reports/heatmap.png reports/rehearsal
+		reports/heatmap.png reports/rehearsal .xstilts/image-context .xstilts/docker-ci
