@@ -159,9 +159,10 @@ class ExperimentConfig(_Strict):
     data: DataConfig = Field(default_factory=DataConfig)
     output: str | None = None
     executor: str = "local"
-    """Executor plugin (entry point group xstilts.executors): local (in this process) or docker."""
+    """Executor plugin (entry point group xstilts.executors): local (this machine; `--jobs N` for several
+    stages at once), docker (one container per stage) or slurm (one batch job per stage)."""
     executor_settings: dict[str, Any] = Field(default_factory=dict)
-    """Settings of the executor, e.g. {image: xstilts:latest, gpus: all} for docker."""
+    """Settings of the executor, e.g. {image: xstilts:latest, gpus: auto} for docker, {partition: gpu} for slurm."""
 
     @field_validator("arms", mode="before")
     @classmethod
