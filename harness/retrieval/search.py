@@ -143,6 +143,16 @@ def knn_engine(index: str = "exact", use_gpu: bool | str = "auto", backend: str 
     return "joint-cpu" if both else "faiss-cpu"
 
 
+def _check_search(database: np.ndarray, k: Any, chunk_size: int | None) -> None:
+    """UserError unless k is a positive integer no larger than the pool and chunk_size positive (or None)."""
+    if not isinstance(k, (int, np.integer)) or k < 1:
+        raise UserError(f"k: expected a positive integer, got {k!r}")
+    if k > database.shape[0]:
+        raise UserError(f"k={k} is larger than the pool of {database.shape[0]} sentences; lower k")
+    if chunk_size is not None and chunk_size < 1:
+        raise UserError(f"chunk_size: expected a positive number of rows, got {chunk_size!r}")
+
+
 def knn(
     queries: np.ndarray,
     database: np.ndarray,
@@ -168,12 +178,7 @@ def knn(
         check_embeddings("database", database, queries.shape[1])
     if index not in INDEX_KINDS:
         raise UserError(f"index: expected one of {', '.join(INDEX_KINDS)}, got {index!r}")
-    if not isinstance(k, (int, np.integer)) or k < 1:
-        raise UserError(f"k: expected a positive integer, got {k!r}")
-    if k > database.shape[0]:
-        raise UserError(f"k={k} is larger than the pool of {database.shape[0]} sentences; lower k")
-    if chunk_size is not None and chunk_size < 1:
-        raise UserError(f"chunk_size: expected a positive number of rows, got {chunk_size!r}")
+    _check_search(database, k, chunk_size)
     engine = knn_engine(index, use_gpu, "faiss" if backend == "joint" else backend)
     if engine.startswith("torch-"):
         return torch_knn(queries, database, int(k), device=engine[len("torch-"):], chunk_size=chunk_size,
@@ -263,12 +268,7 @@ def torch_knn(
     if check:
         check_embeddings("queries", queries)
         check_embeddings("database", database, queries.shape[1])
-    if not isinstance(k, (int, np.integer)) or k < 1:
-        raise UserError(f"k: expected a positive integer, got {k!r}")
-    if k > database.shape[0]:
-        raise UserError(f"k={k} is larger than the pool of {database.shape[0]} sentences; lower k")
-    if chunk_size is not None and chunk_size < 1:
-        raise UserError(f"chunk_size: expected a positive number of rows, got {chunk_size!r}")
+    _check_search(database, k, chunk_size)
     device = torch.device(device)
     chunk = chunk_size or torch_chunk_rows(database.shape[0])
     nq = queries.shape[0]
