@@ -51,6 +51,7 @@ from harness.data.settings import DataSettings
 from harness.errors import UserError, did_you_mean, validated
 from harness.hparams import check_hparams
 from harness.languages import LanguageCode, distinct
+from harness.spec import TrainChain
 
 NONE_ARM = "none"
 _ENV_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -107,6 +108,9 @@ class TargetConfig(_Strict):
     languages: Annotated[list[LanguageCode], AfterValidator(distinct)] | None = None
     """Evaluation languages (default: all of the task's); ISO 639-3 codes are stored as 2-letter codes."""
     hparams: dict[str, Any] = Field(default_factory=dict)
+    steps: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    """Per-step hparams of a task trained on a chain of training sets (e.g. {siqa: {epochs: 2}} for XCOPA),
+    applied after every other layer to that step only."""
 
 
 Rows = Annotated[int, Field(ge=0)]
@@ -343,6 +347,10 @@ def check_semantics(config: ExperimentConfig, where: str) -> None:
             if spec.train is None:
                 raise UserError(f"{loc}.tasks[{j}]: task '{name}' has no training split; it cannot be an "
                                 "intermediate task")
+            if isinstance(spec.train, TrainChain):
+                steps = ", ".join(s.name for s in spec.train.steps)
+                raise UserError(f"{loc}.tasks[{j}]: task '{name}' trains on a chain of training sets ({steps}) "
+                                "in its target phase; use the tasks of the chain as intermediate tasks instead")
         if arm.baseline is not None and arm.baseline not in registry.names("baseline"):
             raise UserError(f"{loc}.baseline: unknown baseline '{arm.baseline}'"
                             f"{did_you_mean(arm.baseline, registry.names('baseline'))}")
@@ -368,6 +376,7 @@ def check_semantics(config: ExperimentConfig, where: str) -> None:
                 raise UserError(f"{loc}.languages: '{lang}' is not a language of {spec.name}"
                                 f"{did_you_mean(lang, spec.languages)}")
         check_hparams(target.hparams, f"{loc}.hparams")
+        _check_steps(spec, target.steps, f"{loc}.steps")
     check_hparams(config.hparams, f"{where}: hparams")
     for name, values in config.task_hparams.items():
         _task(name, f"{where}: task_hparams")
@@ -383,6 +392,17 @@ def check_semantics(config: ExperimentConfig, where: str) -> None:
         registry.get("executor", config.executor)(config.executor_settings, model=config.model)
     except UserError as exc:
         raise UserError(f"{where}: {exc}") from None
+
+
+def _check_steps(spec: Any, steps: dict[str, dict[str, Any]], where: str) -> None:
+    """A target's per-step hparams name steps of the task's training chain, with valid hparam names."""
+    names = [s.name for s in spec.train_steps()] if isinstance(spec.train, TrainChain) else []
+    for name, values in steps.items():
+        if name not in names:
+            have = f"its steps are {', '.join(names)}" if names else "it does not train on a chain of training sets"
+            raise UserError(f"{where}.{name}: '{name}' is not a training step of {spec.name}; {have}"
+                            f"{did_you_mean(name, names)}")
+        check_hparams(values, f"{where}.{name}")
 
 
 def _check_rows_override(spec: Any, splits: dict, where: str) -> None:

@@ -23,6 +23,7 @@ from harness.experiment import ArmConfig, ExperimentConfig, TargetConfig
 from harness.fingerprint import pinned, stage_code
 from harness.hparams import resolve
 from harness.kinds import kind_trains
+from harness.spec import TrainChain
 
 
 @dataclass(frozen=True)
@@ -127,6 +128,8 @@ def target_stages(config: ExperimentConfig, arm: ArmConfig, target: TargetConfig
             "baseline": arm.baseline,
             "baseline_settings": arm.settings if arm.baseline else {},
         }
+        if isinstance(spec.train, TrainChain):  # only then: plain targets keep their keys
+            cfg["train_steps"] = train_steps(config, spec, target)
         code = _code([spec.name], config, arm.baseline)
         key = stage_key("target", f"{spec.name}-s{seed}", cfg, up_key, code["fingerprint"])
         train = Stage("target", key, cfg, up_key, meta, (meta,), code)
@@ -146,6 +149,18 @@ def target_stages(config: ExperimentConfig, arm: ArmConfig, target: TargetConfig
     evaluate = Stage("evaluate", key, eval_cfg, up_key, eval_meta, (eval_meta,), code)
     stages.append(evaluate)
     return stages
+
+
+def train_steps(config: ExperimentConfig, spec, target: TargetConfig) -> list[dict[str, Any]]:
+    """The resolved steps of a chained training set, in order: {"name", "hparams"} each. A step's hparams
+    are the task's recipe, the step's own, the experiment's layers as for any target, then the target's
+    `steps: {NAME: {...}}` entry; the whole list is part of the target stage's config, hence of its key."""
+    steps = []
+    for step in spec.train_steps():
+        hp = resolve(spec.hparams, step.hparams, config.hparams, config.task_hparams.get(spec.name),
+                     target.hparams, target.steps.get(step.name), where=f"target '{spec.name}' step '{step.name}'")
+        steps.append({"name": step.name, "hparams": hp.to_dict()})
+    return steps
 
 
 def plan(config: ExperimentConfig) -> list[Stage]:

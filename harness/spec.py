@@ -31,6 +31,12 @@ class Holdout:
             raise ValueError(f"Holdout: fraction must be in (0, 1) and part 'slice' or 'rest', got {self}")
 
 
+PARQUET_BRANCH = "refs/convert/parquet"
+"""The hub's parquet conversion branch: every config of a repository as parquet files
+{config}/{split}/NNNN.parquet (partial-{split}/ for a split the conversion truncated); the one readable form
+of a repository that is a loading script, which `datasets` 5.x cannot run."""
+
+
 @dataclass(frozen=True)
 class HFSource:
     """One split of a task on the Hugging Face hub, or in a local snapshot of that hub repository."""
@@ -61,6 +67,24 @@ class HFSource:
     """Languages this source holds; None: every language of the task (e.g. UD-POS dev lacks th, tl, yo)."""
     holdout: Holdout | None = None
     """Keep only a fixed, seeded slice of the rows (or all rows but it): a dev set carved from train data."""
+    parquet_branch: bool = False
+    """Read the hub's parquet conversion ({config}/{split}/*.parquet of PARQUET_BRANCH) instead of the
+    repository's own layout: for repositories that are loading scripts. Set by `revision=PARQUET_BRANCH` (and
+    kept when an experiment pins a commit of that branch); the branch is resolved and recorded as any revision,
+    and a local snapshot is that branch downloaded (`--revision refs/convert/parquet`)."""
+
+    def __post_init__(self) -> None:
+        if self.revision == PARQUET_BRANCH:
+            object.__setattr__(self, "parquet_branch", True)
+        elif self.parquet_branch and self.revision == "main":
+            object.__setattr__(self, "revision", PARQUET_BRANCH)
+
+    def data_files(self, lang: str) -> tuple[str, ...] | None:
+        """Glob patterns of this split's files on the parquet branch (None: the repository's own configs)."""
+        if not self.parquet_branch:
+            return None
+        config = self.config_for(lang) or "default"
+        return (f"{config}/{self.split}/*.parquet", f"{config}/partial-{self.split}/*.parquet")
 
     def columns(self) -> list[str]:
         """Every source column the field mapping and the filters read."""
@@ -91,14 +115,50 @@ class LocalSource:
 
 Source = HFSource | LocalSource
 SplitSource = Source | tuple[Source, ...]
-"""A split is one source, or several whose rows are concatenated in order (e.g. ANLI rounds + SNLI + MNLI)."""
+"""A split is one source, or several whose rows are concatenated in order (e.g. ANLI rounds + SNLI + MNLI).
+A language is read from the sources that hold it (`languages`), so one split can also take each language
+from another repository (e.g. XTREME-R's PAN-X: google/xtreme for XTREME's languages, WikiANN for the rest)."""
 
 
-def parts(source: SplitSource | None) -> tuple[Source, ...]:
-    """The sources of a split, in order (empty when the split is absent)."""
+@dataclass(frozen=True)
+class TrainStep:
+    """One training set of a `TrainChain`: trained to its end before the next step starts."""
+
+    name: str
+    """Label of the step in stage records and in a target's `steps:` overrides, e.g. "siqa"."""
+    source: SplitSource
+    """Its English training rows, mapped to the task's canonical fields."""
+    hparams: Mapping[str, Any] = field(default_factory=dict)
+    """This step's recipe (e.g. {"epochs": 5}) over the task's `hparams`; an experiment's overrides still
+    apply to every step, and a target's `steps: {NAME: {...}}` to this one last."""
+
+
+@dataclass(frozen=True)
+class TrainChain:
+    """Training sets trained one after another, one model and one head carried through (XTREME-R's XCOPA
+    recipe: SIQA, then COPA). Used as `TaskSpec.train`; the target stage trains step by step, each with its
+    own hparams and its own checkpoint, so a run resumes inside the chain."""
+
+    steps: tuple[TrainStep, ...]
+
+    def __post_init__(self) -> None:
+        names = [s.name for s in self.steps]
+        if not names or len(set(names)) != len(names):
+            raise ValueError(f"TrainChain: give one step or more, with distinct names, got {names}")
+
+
+def parts(source: SplitSource | TrainChain | None) -> tuple[Source, ...]:
+    """The sources of a split, in order (empty when the split is absent); a chain's, step after step."""
     if source is None:
         return ()
+    if isinstance(source, TrainChain):
+        return tuple(p for step in source.steps for p in parts(step.source))
     return source if isinstance(source, tuple) else (source,)
+
+
+def holds(source: Source, lang: str) -> bool:
+    """Whether `source` has rows in `lang` (a source without a language list holds every language)."""
+    return source.languages is None or lang in source.languages
 
 
 @dataclass(frozen=True)
@@ -131,7 +191,8 @@ class TaskSpec:
     """Language of the training split; zero-shot targets train on English only."""
     labels: tuple[str, ...] = ()
     """Label names for classification and tagging kinds."""
-    train: SplitSource | None = None
+    train: SplitSource | TrainChain | None = None
+    """English training rows; a TrainChain trains several sets in sequence (target phase only)."""
     dev: SplitSource | None = None
     test: SplitSource | None = None
     role: str = "target"
@@ -156,7 +217,13 @@ class TaskSpec:
     """Tasks whose dev score stands in for this task's when it has no dev split (the first one in the
     grid is used), e.g. Tatoeba is selected by the BUCC dev F1 of the same encoder."""
 
-    def source(self, split: str) -> SplitSource | None:
+    def train_steps(self) -> tuple[TrainStep, ...]:
+        """The training steps: a chain's, or the one step of a plain train split (named after the task)."""
+        if isinstance(self.train, TrainChain):
+            return self.train.steps
+        return () if self.train is None else (TrainStep(self.name, self.train),)
+
+    def source(self, split: str) -> SplitSource | TrainChain | None:
         """The source(s) of split "train", "dev" or "test"."""
         return {"train": self.train, "dev": self.dev, "test": self.test}[split]
 
@@ -166,8 +233,7 @@ class TaskSpec:
         wanted = self.languages if languages is None else tuple(languages)
         if not sources:
             return ()
-        return tuple(lang for lang in wanted
-                     if all(s.languages is None or lang in s.languages for s in sources))
+        return tuple(lang for lang in wanted if any(holds(s, lang) for s in sources))
 
     def sources(self) -> tuple[Source, ...]:
         """Every source of every split, in split order."""
@@ -204,6 +270,32 @@ class Suite:
     groups: Mapping[str, tuple[str, ...]]
     """Group name -> task names, e.g. {"classification": ("xnli", "pawsx"), ...}."""
     overall: str = "mean_of_tasks"
-    """"mean_of_tasks" (XTREME: mean of all task scores) or "mean_of_groups" (XTREME-R: mean of group
-    means)."""
+    """"mean_of_tasks" (XTREME, and XTREME-R's evaluate.py `all_task`: mean of the task scores) or
+    "mean_of_groups" (mean of the group scores)."""
     description: str = ""
+    aliases: tuple[str, ...] = ()
+    """Other accepted names, e.g. ("xtreme_r",) for "xtreme-r" (the spelling `TaskSpec.suites` uses)."""
+    extra_tasks: tuple[str, ...] = ()
+    """Tasks scored and reported with the suite that are in no group and not in the headline score (LAReQA
+    in XTREME-R, which evaluate.py lists without languages); they enter only the `scores` that name them."""
+    scores: Mapping[str, SuiteScore] = field(default_factory=dict)
+    """Scores reported beside the headline, by JSON field name, e.g. the mean of the group scores."""
+    score_label: str = ""
+    """What the headline score is, in words (shown beside it in reports)."""
+
+    @property
+    def all_tasks(self) -> tuple[str, ...]:
+        """The headline's tasks, then the extra ones."""
+        return self.tasks + tuple(t for t in self.extra_tasks if t not in self.tasks)
+
+
+@dataclass(frozen=True)
+class SuiteScore:
+    """A labelled score reported beside a suite's headline; strict like it (null unless complete)."""
+
+    rule: str
+    """"mean_of_tasks" (the plain mean of `tasks`' scores) or "mean_of_groups" (of every group's score)."""
+    label: str
+    """What it is, in words, for reports and the JSON output."""
+    tasks: tuple[str, ...] = ()
+    """The tasks averaged by "mean_of_tasks"."""

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from harness import registry
+from harness.chain import train_chain
 from harness.checkpoint import Checkpointer, config_hash
 from harness.data.load import load_split, with_labels
 from harness.data.settings import DataSettings
@@ -66,8 +67,9 @@ class StageContext:
         return columns
 
 
-def _cap(columns: dict[str, list], n: int | None) -> dict[str, list]:
-    return columns if n is None else {k: v[:n] for k, v in columns.items()}
+def _cap(columns: dict[str, list], n: int | None, keep: tuple[str, ...] = ()) -> dict[str, list]:
+    """The first `n` examples of each column (all when n is None), the columns in `keep` whole."""
+    return columns if n is None else {k: v if k in keep else v[:n] for k, v in columns.items()}
 
 
 def _start_encoder(ctx: StageContext):
@@ -88,7 +90,8 @@ def dev_scorer(ctx: StageContext, entries: list[tuple[Any, list[str], Hparams, d
     for spec, langs, hp, settings in entries:
         dev_langs = spec.split_languages("dev", langs)
         if dev_langs:
-            columns = {lang: _cap(ctx.load(spec, "dev", lang), hp.eval_examples) for lang in dev_langs}
+            pool = get_kind(spec.kind).pool_columns
+            columns = {lang: _cap(ctx.load(spec, "dev", lang), hp.eval_examples, pool) for lang in dev_langs}
             subsets.append((spec, list(dev_langs), hp, settings, columns))
     if not subsets:
         return None
@@ -146,25 +149,34 @@ def run_intermediate(ctx: StageContext) -> dict[str, Any]:
 
 
 def run_target(ctx: StageContext) -> dict[str, Any]:
-    """Fine-tune the carried encoder with a new head on the target task's English training set."""
+    """Fine-tune the carried encoder with a new head on the target task's English training set; a task whose
+    training set is a chain (harness.spec.TrainChain) trains on its steps one after another (harness.chain)."""
     cfg = ctx.stage.config
     spec, hp = ctx.spec(cfg["task"]["name"], cfg["settings"]), Hparams(**cfg["hparams"])
     kind = get_kind(spec.kind)
     encoder, tokenizer = _start_encoder(ctx)
     ctx.tokenizer = tokenizer
-    columns = _cap(ctx.load(spec, "train", spec.train_language), hp.max_train_examples)
     baseline = _baseline(cfg.get("baseline"))
-    if baseline is not None and hasattr(baseline, "target_train_columns"):
-        columns = baseline.target_train_columns(ctx, spec, columns)
-    task = TrainTask(spec.name, kind, ctx.features(kind, spec, hp, columns, "train", spec.train_language))
     model = build_task_model(encoder, {spec.name: kind.build_head(hidden_size(encoder), spec, hp)}, {spec.name: kind})
     scorer = dev_scorer(ctx, [(spec, list(cfg["dev_languages"]), hp, cfg["settings"])], tokenizer)
-    result = train(model, [task], hp, cfg["seed"], tokenizer.pad_token_id, None, scorer,
-                   _progress(ctx, f"target {spec.name}"), ctx.checkpointer())
+
+    def step_task(step_spec, step_hp: Hparams) -> TrainTask:
+        columns = _cap(ctx.load(step_spec, "train", spec.train_language), step_hp.max_train_examples)
+        if baseline is not None and hasattr(baseline, "target_train_columns"):
+            columns = baseline.target_train_columns(ctx, step_spec, columns)
+        features = ctx.features(kind, step_spec, step_hp, columns, "train", spec.train_language)
+        return TrainTask(spec.name, kind, features)
+
+    if "train_steps" in cfg:
+        record = train_chain(ctx, model, spec, cfg["train_steps"], step_task, scorer, tokenizer.pad_token_id)
+    else:
+        result = train(model, [step_task(spec, hp)], hp, cfg["seed"], tokenizer.pad_token_id, None, scorer,
+                       _progress(ctx, f"target {spec.name}"), ctx.checkpointer())
+        record = {"train": vars(result), "dev_score": result.best_score}
     with staging_dir(ctx.stage_dir / MODEL_DIR) as tmp:
         save_encoder(model.encoder, tokenizer, tmp / ENCODER_DIR)
         save_heads(model.heads, tmp / HEADS_FILE)
-    return {"train": vars(result), "dev_score": result.best_score}
+    return record
 
 
 def load_target_model(model_dir: Path, spec) -> tuple[Any, Any]:

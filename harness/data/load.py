@@ -5,6 +5,9 @@ hub repository (same builder, same schema). Local raw layouts go through the tas
 An HF split must have the row count the task spec gives for the public release (`HFSource.expected_rows`),
 unless the experiment overrides it (`data.expected_rows`) or the snapshot is synthetic (test fixtures).
 Corpora too large to load whole (e.g. Wikipedia for MLM) are read with `stream_column`, which stops early.
+A repository that is a loading script is read from the hub's parquet conversion branch (`HFSource.parquet_branch`):
+the split's files `{config}/{split}/*.parquet` are given to `load_dataset` as data_files, at the branch's resolved
+commit on the hub or from a local snapshot of that branch.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from harness.data.holdout import apply_holdout
 from harness.data.settings import DataSettings
 from harness.data.snapshot import fingerprint, is_synthetic
 from harness.errors import UserError
-from harness.spec import HFSource, LocalSource, Source, TaskSpec, parts
+from harness.spec import PARQUET_BRANCH, HFSource, LocalSource, Source, TaskSpec, TrainChain, holds, parts
 
 Columns = dict[str, list]
 SHA_RE = re.compile(r"^[0-9a-f]{40}$")
@@ -33,12 +36,22 @@ LABEL_FIELDS = frozenset({"label", "tags"})
 
 def load_split(task: TaskSpec, split: str, lang: str, settings: DataSettings) -> tuple[Columns, dict]:
     """Canonical columns and a provenance record for `split` ("train", "dev", "test") of `task` in `lang`."""
+    if split == "train" and isinstance(task.train, TrainChain):
+        names = ", ".join(s.name for s in task.train.steps)
+        raise UserError(f"task '{task.name}' trains on a chain of training sets ({names}), one after another; "
+                        "only a target stage trains on it (load one step with replace(task, train=step.source))")
     sources = parts(task.source(split))
     if not sources:
         raise UserError(f"task '{task.name}' has no {split} split; choose another split or task")
     if len(sources) == 1:
         return _load_one(task, sources[0], lang, settings, split)
-    loaded = [_load_one(task, s, lang, settings, split, i) for i, s in enumerate(sources)]
+    held = [(i, s) for i, s in enumerate(sources) if holds(s, lang)]  # the parts with rows in `lang`
+    if not held:
+        raise UserError(f"task '{task.name}' has no {split} source for language '{lang}'; choose another "
+                        "language or split")
+    if len(held) == 1:  # one repository per language: its rows as they are (the part index keys overrides)
+        return _load_one(task, held[0][1], lang, settings, split, held[0][0])
+    loaded = [_load_one(task, s, lang, settings, split, i) for i, s in held]
     columns = concatenate([c for c, _ in loaded], task.name, split)
     return columns, {"source": "concat", "parts": [p for _, p in loaded]}
 
@@ -104,10 +117,11 @@ def _load_hf(task: TaskSpec, source: HFSource, lang: str, settings: DataSettings
              part: int | None) -> tuple[Columns, dict]:
     config = source.config_for(lang)
     location, resolved, snapshot = _locate(task.name, source, settings)
+    files = source.data_files(lang)
     if snapshot is None:
-        table = _read(location, config, source.split, resolved, settings.cache_dir)
+        table = _read(location, config, source.split, resolved, settings.cache_dir, files)
     else:
-        table = _read(location, config, source.split, None, _snapshot_cache(settings.cache_dir, resolved))
+        table = _read(location, config, source.split, None, _snapshot_cache(settings.cache_dir, resolved), files)
     columns = _canonical(table, source, lang, task.name)
     n = len(next(iter(columns.values()))) if columns else 0
     if n == 0:
@@ -121,6 +135,7 @@ def _load_hf(task: TaskSpec, source: HFSource, lang: str, settings: DataSettings
         "config": config,
         "split": source.split,
         "revision": resolved,
+        **({"branch": PARQUET_BRANCH, "data_files": list(files)} if files else {}),
         "snapshot": str(snapshot) if snapshot else None,
         "rows": n,
         "synthetic": snapshot is not None and is_synthetic(snapshot),  # generated fixture data (the report says so)
@@ -142,14 +157,19 @@ def _locate(name: str, source: HFSource, settings: DataSettings) -> tuple[str, s
             setting, path = looked_at
             raise UserError(f"no snapshot of dataset {source.repo} at {path} ({setting} is set) and the hub is "
                             f"off; download it there (`huggingface-cli download --repo-type dataset {source.repo} "
-                            f"--local-dir {path}`) or fix {setting}")
+                            f"{_branch_flag(source)}--local-dir {path}`) or fix {setting}")
         return source.repo, resolve_revision(source.repo, revision), None
-    if not (snapshot / "README.md").exists():
+    if not source.parquet_branch and not (snapshot / "README.md").exists():
         raise UserError(
             f"snapshot of {source.repo} at {snapshot} has no README.md with `configs:`; re-download it "
             f"with `huggingface-cli download --repo-type dataset {source.repo} --local-dir {snapshot}`"
         )
     return str(snapshot), fingerprint(snapshot), snapshot
+
+
+def _branch_flag(source: HFSource) -> str:
+    """The download option that fetches the branch `source` reads ("" for the repository's default)."""
+    return f"--revision {PARQUET_BRANCH} " if source.parquet_branch else ""
 
 
 def check_rows(task: str, split: str, part: int | None, source: HFSource, lang: str, n: int,
@@ -198,7 +218,8 @@ def stream_column(source: HFSource, lang: str, settings: DataSettings, limit: in
     (column,) = source.fields.values()
     config = source.config_for(lang)
     location, resolved, snapshot = _locate(name, source, settings)
-    rows = _stream(location, config, source.split, resolved if snapshot is None else None, settings.cache_dir)
+    rows = _stream(location, config, source.split, resolved if snapshot is None else None, settings.cache_dir,
+                   source.data_files(lang))
     read = [0]
     try:
         texts = list(islice(_texts(rows, column, split_lines, read, f"{source.repo} ({config}, {source.split})"),
@@ -224,8 +245,10 @@ def split_rows(source: HFSource, lang: str, settings: DataSettings, name: str = 
 
     location, resolved, snapshot = _locate(name, source, settings)
     try:
-        builder = load_dataset_builder(location, source.config_for(lang),
-                                       revision=resolved if snapshot is None else None)
+        files = source.data_files(lang)
+        builder = load_dataset_builder(location, None if files else source.config_for(lang),
+                                       revision=resolved if snapshot is None else None,
+                                       data_files=list(files) if files else None)
         splits = builder.info.splits or {}
         info = splits.get(source.split) if hasattr(splits, "get") else None
     except Exception:  # an unreadable card only means the size is unknown; loading itself reports real errors
@@ -249,7 +272,7 @@ def _texts(rows: Iterable[dict], column: str, split_lines: bool, read: list[int]
 
 
 def _stream(location: str, config: str | None, split: str, revision: str | None,
-            cache_dir: str | None) -> Generator[dict, None, None]:
+            cache_dir: str | None, files: tuple[str, ...] | None = None) -> Generator[dict, None, None]:
     """The rows of a split, read lazily (nothing is read before the first row is asked for); load and read
     errors are UserErrors."""
     from datasets import load_dataset
@@ -257,8 +280,8 @@ def _stream(location: str, config: str | None, split: str, revision: str | None,
 
     disable_progress_bar()
     try:
-        yield from load_dataset(location, config, split=split, revision=revision, cache_dir=cache_dir,
-                                streaming=True)
+        yield from load_dataset(location, None if files else config, split=split, revision=revision,
+                                cache_dir=cache_dir, streaming=True, **_data_files(split, files))
     except (ValueError, FileNotFoundError, OSError, ConnectionError) as exc:
         raise _load_error(location, config, split, exc) from None
 
@@ -295,15 +318,23 @@ def _snapshot_cache(cache_dir: str | None, fingerprint_: str) -> str:
 
 
 @lru_cache(maxsize=2048)  # every (config, split) of a grid, once per process: tables are memory-mapped
-def _read(location: str, config: str | None, split: str, revision: str | None, cache_dir: str | None):
+def _read(location: str, config: str | None, split: str, revision: str | None, cache_dir: str | None,
+          files: tuple[str, ...] | None = None):
     from datasets import load_dataset
     from datasets.utils.logging import disable_progress_bar
 
     disable_progress_bar()
     try:
-        return load_dataset(location, config, split=split, revision=revision, cache_dir=cache_dir)
+        return load_dataset(location, None if files else config, split=split, revision=revision,
+                            cache_dir=cache_dir, **_data_files(split, files))
     except (ValueError, FileNotFoundError, OSError, ConnectionError) as exc:
         raise _load_error(location, config, split, exc) from None
+
+
+def _data_files(split: str, files: tuple[str, ...] | None) -> dict:
+    """load_dataset's data_files for the parquet branch (given with no config): the split's file patterns; those
+    matching nothing, such as the partial- form of a complete split, are skipped. {} otherwise."""
+    return {} if files is None else {"data_files": {split: list(files)}}
 
 
 def _load_error(location: str, config: str | None, split: str, exc: Exception) -> UserError:

@@ -4,7 +4,8 @@ A snapshot is a directory with a README.md whose YAML front matter lists `config
 parquet `data_files` of each split) and the parquet files themselves. `datasets.load_dataset(DIR, CONFIG)`
 reads it through the same packaged parquet builder that serves the hub repository. Snapshots of generated
 data (test fixtures, `make demo`) carry `xstilts_synthetic: true` in that front matter: the public row
-counts of the real datasets are not checked against them.
+counts of the real datasets are not checked against them. A snapshot of the hub's parquet conversion branch
+(for repositories that are loading scripts) has no `configs:`: its files are {config}/{split}/NNNN.parquet.
 """
 
 from __future__ import annotations
@@ -57,6 +58,30 @@ def write_snapshot(
             data_files.append({"split": split, "path": paths[0] if shards == 1 else paths})
         entries.append({"config_name": config, "data_files": data_files})
     return write_readme(root, entries, description)
+
+
+def write_parquet_branch(
+    root: Path,
+    configs: Mapping[str, Mapping[str, Mapping[str, list]]],
+    features: Mapping[str, Any] | None = None,
+    description: str = "",
+) -> Path:
+    """Write (or add to) a snapshot of a repository's parquet conversion branch (`refs/convert/parquet`) from
+    generated data: configs = {config: {split: {column: values}}} as {config}/{split}/0000.parquet, the layout
+    `huggingface-cli download --revision refs/convert/parquet` gives. The branch lists no `configs:`; the
+    README.md written beside the files only marks the snapshot synthetic. Returns `root`."""
+    from datasets import Dataset
+    from datasets.utils.logging import disable_progress_bar
+
+    disable_progress_bar()
+    for config, splits in configs.items():
+        for split, columns in splits.items():
+            (root / config / split).mkdir(parents=True, exist_ok=True)
+            feats = (features or {}).get(config)
+            Dataset.from_dict(dict(columns), features=feats).to_parquet(str(root / config / split / "0000.parquet"))
+    header = yaml.safe_dump({SYNTHETIC_KEY: True}, sort_keys=False)
+    (root / "README.md").write_text(f"---\n{header}---\n\n{description}\n", encoding="utf-8")
+    return root
 
 
 def write_readme(root: Path, entries: list[dict], description: str = "") -> Path:

@@ -34,6 +34,9 @@ class Kind(ABC):
     trains_head = True
     """Whether tasks of this kind train a head in the target phase; False: the encoder is evaluated as it
     is (retrieval), with no target phase and straight from `xstilts evaluate`."""
+    pool_columns: tuple[str, ...] = ()
+    """Columns that hold a candidate pool rather than one value per example: a capped subset of a split
+    (dev scoring during training, `eval_examples`) keeps them whole."""
 
     def resolve_settings(self, model: Any, spec: TaskSpec, settings: dict) -> dict:
         """Kind settings with defaults filled in and model-dependent choices made (recorded in results)."""

@@ -3,16 +3,22 @@
 Canonical columns: context (optional), question (optional), choices (list of strings), label (int index
 or None). Each choice is encoded as the pair (context [+ question], choice); a linear head on the first
 token gives its score; cross-entropy runs over the choices of an example. Predictions are choice indices.
+
+Submission (XTREME-R's XCOPA, the benchmark's one multiple-choice task): `jsonl`, one JSON object per example
+with the chosen index as an integer under "label" ({"label": 1}), in the gold order; google-research/xtreme's
+evaluate.py (`read_xcopa`) reads the "label" of every line of prediction and gold files and compares them.
 """
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 from harness.errors import UserError
 from harness.hparams import Hparams
 from harness.kinds.base import Kind, encode
-from harness.kinds.submission import LabelPerLine
+from harness.kinds.submission import SubmissionFile, check_labels, lines, write_lines
 from harness.spec import TaskSpec
 
 MASKED_SCORE = -1e4
@@ -27,8 +33,28 @@ def _firsts(columns: dict[str, list]) -> list[str]:
     return [" ".join(p for p in row if p) for row in zip(*parts, strict=True)]
 
 
-class MultipleChoiceKind(LabelPerLine, Kind):
+def read_json_labels(path: Path) -> SubmissionFile:
+    """The "label" of each line of a JSON-lines file, as the choice index in text ("1"); a line that is not a
+    JSON object with an integer "label" (evaluate.py would fail on it or never match it) names file and line."""
+    labels, numbers = [], []
+    for number, line in enumerate(lines(path), start=1):
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise UserError(f"{path}:{number}: not a JSON object ({exc.msg}); write one object per line, "
+                            'e.g. {"label": 1}') from None
+        label = row.get("label") if isinstance(row, dict) else None
+        if not isinstance(label, int) or isinstance(label, bool):
+            raise UserError(f"{path}:{number}: no integer \"label\" (got {label!r}); write the chosen index as a "
+                            'JSON integer, e.g. {"label": 1}')
+        labels.append(str(label))
+        numbers.append(number)
+    return SubmissionFile(path, labels, numbers)
+
+
+class MultipleChoiceKind(Kind):
     name = "multiple_choice"
+    submission_ext = "jsonl"
 
     def featurize(self, columns, tokenizer, task: TaskSpec, hp: Hparams, with_labels=True) -> list[dict]:
         firsts, choices = _firsts(columns), columns["choices"]
@@ -99,3 +125,19 @@ class MultipleChoiceKind(LabelPerLine, Kind):
         if not labels or any(label is None for label in labels):
             return None
         return [str(int(label)) for label in labels]
+
+    # ------------------------------------------------------------------ submission format (jsonl)
+
+    def write_predictions(self, path: Path, predictions: list[str]) -> None:
+        """One {"label": index} object per line."""
+        write_lines(path, (json.dumps({"label": int(p)}) for p in predictions))
+
+    def read_submission(self, path: Path, task: TaskSpec) -> SubmissionFile:
+        return read_json_labels(path)
+
+    def read_gold(self, path: Path, task: TaskSpec) -> SubmissionFile:
+        return read_json_labels(path)
+
+    def check_submission(self, task: TaskSpec, pred: SubmissionFile, gold: SubmissionFile) -> None:
+        """One object per gold line (choice indices need no label set)."""
+        check_labels(pred, gold, task.labels)

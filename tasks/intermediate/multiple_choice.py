@@ -20,3 +20,29 @@ def lettered_choices(columns: dict[str, list]) -> dict[str, list]:
     columns["label"] = [list(c["label"]).index(k) if k else None
                         for c, k in zip(structs, columns["label"], strict=True)]
     return columns
+
+
+def numbered_label(columns: dict[str, list]) -> dict[str, list]:
+    """A 1-based label string ("1".."3", Social IQa) -> a 0-based index; "" or None (hidden) -> None."""
+    columns["label"] = [None if v in ("", None) else int(v) - 1 for v in columns["label"]]
+    return columns
+
+
+CHOICE_NAMES = {"choice1": 0, "choice2": 1}
+"""SuperGLUE COPA's ClassLabel names (the loader turns ClassLabel ids into names) -> choice index."""
+
+
+def copa_inputs(columns: dict[str, list]) -> dict[str, list]:
+    """COPA-style rows (COPA, XCOPA) -> multiple-choice inputs, as XTREME-R's run_xcopa.py builds them: the
+    question word ("cause" / "effect") becomes the English question "What was the cause?" / "What was the
+    effect?" after the premise (the kind pairs "premise question" with each choice, in every language); the
+    label, an index or a SuperGLUE name "choice1"/"choice2", becomes a 0-based index (-1, hidden, None)."""
+    columns["question"] = [f"What was the {q}?" for q in columns["question"]]
+    columns["label"] = [_choice(v) for v in columns["label"]]
+    return columns
+
+
+def _choice(value: object) -> int | None:
+    if value in CHOICE_NAMES:
+        return CHOICE_NAMES[value]
+    return None if value in ("", None) or int(value) < 0 else int(value)
