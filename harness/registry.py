@@ -53,7 +53,7 @@ def get(what: str, name: str) -> Any:
     eps = _entry_points(GROUPS[what])
     if name in eps:
         return _load(what, name)
-    if what == "task":
+    if what in ("task", "suite"):
         for other in eps:
             if name in getattr(_load(what, other), "aliases", ()):
                 return _load(what, other)

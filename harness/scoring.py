@@ -60,18 +60,33 @@ def strict_mean(values: Sequence[float | None]) -> float | None:
     return sum(v for v in values if v is not None) / len(values)
 
 
+def _rule(suite: Suite, rule: str, tasks: Sequence[str], task_scores: Mapping[str, float | None],
+          groups: Mapping[str, float | None]) -> float | None:
+    if rule == "mean_of_tasks":
+        return strict_mean([task_scores.get(t) for t in tasks])
+    if rule == "mean_of_groups":
+        return strict_mean(list(groups.values()))
+    raise ValueError(f"suite {suite.name}: unknown overall rule {rule!r}")
+
+
 def aggregate_suite(suite: Suite, task_scores: Mapping[str, float | None]) -> dict[str, Any]:
-    """{"score": overall or None, "groups": {group: score or None}} from task name -> task score."""
+    """{"score": headline or None, "groups": {group: score or None}, "scores": {name: score or None}} from
+    task name -> task score; `scores` holds the suite's labelled scores beside the headline (empty for
+    XTREME)."""
     groups = {
         group: strict_mean([task_scores.get(t) for t in tasks]) for group, tasks in suite.groups.items()
     }
-    if suite.overall == "mean_of_tasks":
-        score = strict_mean([task_scores.get(t) for t in suite.tasks])
-    elif suite.overall == "mean_of_groups":
-        score = strict_mean(list(groups.values()))
-    else:
-        raise ValueError(f"suite {suite.name}: unknown overall rule {suite.overall!r}")
-    return {"score": score, "groups": groups}
+    score = _rule(suite, suite.overall, suite.tasks, task_scores, groups)
+    extra = {name: _rule(suite, s.rule, s.tasks, task_scores, groups) for name, s in suite.scores.items()}
+    return {"score": score, "groups": groups, "scores": extra}
+
+
+def suite_labels(suite: Suite) -> dict[str, str]:
+    """What each reported suite number is, by its JSON field name ("score", then `suite.scores`)."""
+    headline = suite.score_label or (
+        f"mean of the {len(suite.tasks)} task scores" if suite.overall == "mean_of_tasks"
+        else f"mean of the {len(suite.groups)} group scores")
+    return {"score": headline, **{name: s.label for name, s in suite.scores.items()}}
 
 
 # ---------------------------------------------------------------- one language of one task
@@ -118,18 +133,25 @@ def score_task(spec: TaskSpec, pred_dir: Path, gold_dir: Path) -> dict[str, Any]
     }
 
 
-def _resolve(suite: Suite | str, specs: Mapping[str, TaskSpec] | None) -> tuple[Suite, dict[str, TaskSpec]]:
+def _resolve(suite: Suite | str, specs: Mapping[str, TaskSpec] | None
+             ) -> tuple[Suite, dict[str, TaskSpec], list[str]]:
+    """The suite, the specs of its installed tasks, and the names of its tasks no installed plugin provides
+    (scored as missing: their groups and the suite score are null)."""
     from harness import registry
 
     if isinstance(suite, str):
         suite = registry.get("suite", suite)
     found = dict(specs or {})
-    for name in suite.tasks:
+    absent = []
+    for name in suite.all_tasks:
         if name not in found:
+            if registry.entry_point("task", name) is None:
+                absent.append(name)
+                continue
             found[name] = registry.task(name)
         if found[name].submission is None:
             raise UserError(f"task '{name}' of suite '{suite.name}' declares no submission layout")
-    return suite, found
+    return suite, found, absent
 
 
 def score_submission(
@@ -141,17 +163,21 @@ def score_submission(
     """Score every task of `suite` whose folder exists in both directories; JSON-ready result.
 
     `ignored` lists every prediction folder that was not scored, and why (no gold folder for it, or no
-    task of the suite uses that folder name).
+    task of the suite uses that folder name); `not_installed` the suite's tasks no installed plugin provides.
+    Beside the headline `score`, the suite's labelled scores (`Suite.scores`, e.g. XTREME-R's
+    `category_mean` and `score_with_lareqa`) are top-level fields; `labels` says what each number is.
     """
     pred_dir, gold_dir = Path(pred_dir), Path(gold_dir)
     for root in (pred_dir, gold_dir):
         if not root.is_dir():
             raise UserError(f"{root}: not a directory; pass the folder that holds one sub-folder per task")
-    suite, specs = _resolve(suite, specs)
+    suite, specs, absent = _resolve(suite, specs)
     tasks: dict[str, dict[str, Any]] = {}
     ignored: dict[str, str] = {}
     folders = {}
-    for name in suite.tasks:
+    for name in suite.all_tasks:
+        if name in absent:
+            continue
         spec = specs[name]
         assert spec.submission is not None
         folders[spec.submission.folder] = name
@@ -162,7 +188,8 @@ def score_submission(
         else:
             ignored[spec.submission.folder] = f"no gold folder {gold_dir / spec.submission.folder}"
     for extra in sorted(p.name for p in pred_dir.iterdir() if p.is_dir() and p.name not in folders):
-        ignored[extra] = f"no task of suite '{suite.name}' has this folder (its folders: {', '.join(folders)})"
+        ignored[extra] = (f"no task of suite '{suite.name}' has this folder (its folders: "
+                          f"{', '.join(folders)}" + (f"; not installed: {', '.join(absent)}" if absent else "") + ")")
     totals = aggregate_suite(suite, {name: result["score"] for name, result in tasks.items()})
-    return {"suite": suite.name, "score": totals["score"], "groups": totals["groups"], "tasks": tasks,
-            "ignored": ignored}
+    return {"suite": suite.name, "score": totals["score"], **totals["scores"], "groups": totals["groups"],
+            "labels": suite_labels(suite), "tasks": tasks, "ignored": ignored, "not_installed": absent}

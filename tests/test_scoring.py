@@ -203,6 +203,7 @@ def test_task_score_and_suite_rules():
     assert aggregate_suite(suite, {"a": 60.0, "b": 80.0, "c": 40.0}) == {
         "score": 55.0,
         "groups": {"g1": 70.0, "g2": 40.0},
+        "scores": {},
     }
     partial = aggregate_suite(suite, {"a": 60.0, "c": 40.0})
     assert partial["score"] is None and partial["groups"]["g1"] is None and partial["groups"]["g2"] == 40.0

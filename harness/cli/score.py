@@ -46,8 +46,16 @@ def render(result: dict[str, Any]) -> None:
     totals.add_column("score", justify="right")
     for group, value in result["groups"].items():
         totals.add_row(group, _fmt(value))
-    totals.add_row("[bold]overall[/bold]", _fmt(result["score"]))
+    labels = result.get("labels", {})
+    totals.add_row("[bold]overall[/bold]" + (f" ({labels['score']})" if "score" in labels else ""),
+                   _fmt(result["score"]))
+    for name, label in labels.items():
+        if name != "score":
+            totals.add_row(f"{name} ({label})", _fmt(result[name]))
     console.print(totals)
+    if result.get("not_installed"):
+        console.print(f"tasks of {result['suite']} no installed plugin provides (scored as missing): "
+                      f"{', '.join(result['not_installed'])}")
 
 
 @click.command("score")

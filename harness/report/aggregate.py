@@ -58,5 +58,6 @@ def row_aggregates(per_seed_tasks: Mapping[str, Mapping[str, float | None]], tas
         out_suites[suite.name] = SuiteStats(
             score=over_seeds({s: per_seed[s]["score"] for s in seeds}),
             groups={g: over_seeds({s: per_seed[s]["groups"][g] for s in seeds}) for g in suite.groups},
+            scores={n: over_seeds({s: per_seed[s]["scores"][n] for s in seeds}) for n in suite.scores},
         )
     return {"average": average, "suites": out_suites}

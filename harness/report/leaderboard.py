@@ -38,7 +38,7 @@ from harness.report.models import (
     TransferGap,
     WorstLanguage,
 )
-from harness.scoring import strict_mean
+from harness.scoring import strict_mean, suite_labels
 from harness.store import is_done, read_json
 
 BEST_ROW = "best intermediate per target"
@@ -160,7 +160,8 @@ def _deltas(row: Row, base: Row, tasks: list[str]) -> Deltas:
         average=delta(row.average, base.average),
         suites={
             name: SuiteDeltas(score=delta(s.score, base.suites[name].score),
-                              groups={g: delta(v, base.suites[name].groups[g]) for g, v in s.groups.items()})
+                              groups={g: delta(v, base.suites[name].groups[g]) for g, v in s.groups.items()},
+                              scores={n: delta(v, base.suites[name].scores[n]) for n, v in s.scores.items()})
             for name, s in row.suites.items()
         },
     )
@@ -218,7 +219,7 @@ def build(runs_dir: Path, split: str = "test", allow_mixed: bool = False,
     langs = {t: list(next(e["languages"] for e in evals if e["task"] == t)) for t in tasks}
     seeds = [str(s) for s in exp["seeds"]]
     suites = [registry.get("suite", n) for n in registry.names("suite")
-              if any(t in registry.get("suite", n).tasks for t in tasks)]
+              if any(t in registry.get("suite", n).all_tasks for t in tasks)]
     rows = []
     for arm in exp["arms"]:
         cells = {t: cell([e for e in evals if e["arm"] == arm["name"] and e["task"] == t], split, langs[t], seeds,
@@ -241,7 +242,8 @@ def build(runs_dir: Path, split: str = "test", allow_mixed: bool = False,
         split=split,
         tasks={t: _task_info(t, langs[t]) for t in tasks},
         suites={s.name: SuiteInfo(tasks=list(s.tasks), groups={g: list(v) for g, v in s.groups.items()},
-                                  overall=s.overall) for s in suites},
+                                  overall=s.overall, extra_tasks=list(s.extra_tasks), labels=suite_labels(s))
+                for s in suites},
         baselines=baselines,
         noise=NOISE_RULE,
         arms=rows,

@@ -40,6 +40,9 @@ def _columns(board: dict) -> list[tuple[str, Any]]:
                 continue  # a group without any target of this grid is n/a in every row
             cols.append((f"{g}", lambda r, g=g: r["suites"][suite]["groups"][g]))
         cols.append((f"**{suite}**", lambda r: r["suites"][suite]["score"]))
+        for name in board["suites"][suite].get("labels", {}):
+            if name != "score":  # labelled scores beside the headline (XTREME-R: category mean, with LAReQA)
+                cols.append((f"{suite} {name}", lambda r, n=name: r["suites"][suite]["scores"][n]))
     cols.append(("avg (grid)", lambda r: r["average"]))
     return cols
 
@@ -162,7 +165,12 @@ def _na_legend(board: dict) -> str:
     missing = [t for t in info["tasks"] if t not in tasks]
     if missing:
         lacking.append(f"{suite} needs all {len(info['tasks'])} tasks of the suite")
-    return text + (f" (here: {'; '.join(lacking)})." if lacking else ".")
+    text += f" (here: {'; '.join(lacking)})." if lacking else "."
+    labels = info.get("labels", {})
+    if len(labels) > 1:  # a suite with labelled scores beside its headline says what each column is
+        named = (f"{suite}{'' if n == 'score' else ' ' + n} = {label}" for n, label in labels.items())
+        text += " " + "; ".join(named) + "."
+    return text
 
 
 def _progress(progress: dict) -> str:

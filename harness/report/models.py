@@ -75,6 +75,9 @@ class SuiteStats(Record):
     """The suite score over seeds."""
     groups: dict[str, Stat]
     """Each group's score over seeds."""
+    scores: dict[str, Stat] = {}
+    """The suite's labelled scores beside the headline (XTREME-R: `category_mean`, `score_with_lareqa`;
+    what each is: `suites[...].labels`), over seeds."""
 
 
 class SuiteDeltas(Record):
@@ -84,6 +87,8 @@ class SuiteDeltas(Record):
     """Delta of the suite score."""
     groups: dict[str, Delta]
     """Delta of each group score."""
+    scores: dict[str, Delta] = {}
+    """Delta of each labelled score beside the headline."""
 
 
 class Deltas(Record):
@@ -164,6 +169,8 @@ class ReferenceSuite(Record):
     """The suite score (null unless every task is published)."""
     groups: dict[str, float | None]
     """Each group's score."""
+    scores: dict[str, float | None] = {}
+    """The suite's labelled scores beside the headline (null unless complete)."""
 
 
 class ReferenceRow(Record):
@@ -218,6 +225,10 @@ class SuiteInfo(Record):
     """Its groups and their tasks."""
     overall: str
     """How the suite score is formed."""
+    extra_tasks: list[str] = []
+    """Tasks reported with the suite outside its headline and groups (XTREME-R: LAReQA)."""
+    labels: dict[str, str] = {}
+    """What each suite number is: "score" (the headline) and each of the row's `scores`."""
 
 
 class NoiseRule(Record):
