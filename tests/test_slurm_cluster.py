@@ -142,12 +142,11 @@ class _Run:
     def output(self) -> str:
         return "".join(self.lines)
 
-    def start_now_when_requeued(self, job_id: str) -> None:
-        """A requeued job waits 2 minutes (SLURM's BeginTime after a requeue); the test lets it start as soon as
-        its previous run has left the node (started earlier, the old run's end can fail the new one)."""
-        self.until(lambda: _state(job_id) == "PENDING" and slurm_cluster.node_state() == "idle",
-                   f"job {job_id} pending again, the node idle")
-        subprocess.run(["scontrol", "update", f"JobId={job_id}", "StartTime=now"], check=True, capture_output=True)
+    def wait_requeued(self, job_id: str) -> None:
+        """The job is pending again after its requeue; SLURM starts it itself once `cred_expire` has passed
+        (10 s in the test cluster's slurm.conf). Releasing it earlier (`StartTime=now`) raced with the previous
+        run leaving the node on a loaded machine, and SLURM then marked the job FAILED."""
+        self.until(lambda: _state(job_id) == "PENDING", f"job {job_id} pending again")
 
     def checkpoint_after(self, state: Path, since: float) -> None:
         self.until(lambda: _mtime(state) > since, "a checkpoint after resuming")
@@ -183,11 +182,11 @@ def test_a_stage_stopped_mid_training_is_requeued_and_resumes(cluster, offline_w
         job_id, log, state = job["job_id"], Path(job["log"]), runs / key / "checkpoint" / "state.pt"
         run.until(state.exists, "a first checkpoint")
         subprocess.run(["scancel", "--signal=USR2", job_id], check=True)
-        run.start_now_when_requeued(job_id)
+        run.wait_requeued(job_id)
         run.until(lambda: RESUMED.findall(log.read_text()), "a resumed run")
         run.checkpoint_after(state, time.time())
         subprocess.run(["scontrol", "requeue", job_id], check=True)
-        run.start_now_when_requeued(job_id)
+        run.wait_requeued(job_id)
         run.until(lambda: len(RESUMED.findall(log.read_text())) == 2, "a second resumed run")
         run.checkpoint_after(state, time.time())
         subprocess.run(["scancel", job_id], check=True)
