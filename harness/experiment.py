@@ -111,6 +111,12 @@ class TargetConfig(_Strict):
     steps: dict[str, dict[str, Any]] = Field(default_factory=dict)
     """Per-step hparams of a task trained on a chain of training sets (e.g. {siqa: {epochs: 2}} for XCOPA),
     applied after every other layer to that step only."""
+    encoder_from: str | None = None
+    """A target that trains no head (retrieval) only: evaluate the encoder of a target training stage of this
+    task (e.g. squad, as XTREME-R's Tatoeba) instead of the arm's intermediate encoder (or the pretrained one
+    for `none`). That stage is planned like any target stage of the task (the grid's entry for it, when the
+    task is also a target, so the two share one stage); the value is recorded in the evaluation's config,
+    stage.json and metrics.json."""
 
 
 Rows = Annotated[int, Field(ge=0)]
@@ -377,6 +383,8 @@ def check_semantics(config: ExperimentConfig, where: str) -> None:
                                 f"{did_you_mean(lang, spec.languages)}")
         check_hparams(target.hparams, f"{loc}.hparams")
         _check_steps(spec, target.steps, f"{loc}.steps")
+        if target.encoder_from is not None:
+            _check_encoder_from(spec, target.encoder_from, f"{loc}.encoder_from")
     check_hparams(config.hparams, f"{where}: hparams")
     for name, values in config.task_hparams.items():
         _task(name, f"{where}: task_hparams")
@@ -392,6 +400,21 @@ def check_semantics(config: ExperimentConfig, where: str) -> None:
         registry.get("executor", config.executor)(config.executor_settings, model=config.model)
     except UserError as exc:
         raise UserError(f"{where}: {exc}") from None
+
+
+def _check_encoder_from(spec: Any, name: str, where: str) -> None:
+    """`encoder_from` sits on a target that trains no head and names a task whose training trains a head."""
+    from harness.kinds import kind_trains
+
+    if kind_trains(spec.kind):
+        raise UserError(f"{where}: {spec.name} ({spec.kind}) trains its own encoder in its target phase; "
+                        "encoder_from applies to targets that train no head (retrieval)")
+    source = _task(name, where)
+    if source.train is None:
+        raise UserError(f"{where}: task '{source.name}' has no training split; name a task that trains, e.g. squad")
+    if not kind_trains(source.kind):
+        raise UserError(f"{where}: task '{source.name}' ({source.kind}) trains no head, so it has no trained "
+                        "encoder to evaluate; name a task that trains, e.g. squad")
 
 
 def _check_steps(spec: Any, steps: dict[str, dict[str, Any]], where: str) -> None:

@@ -1,7 +1,8 @@
 """Expand an experiment into a DAG of stages with content-hash keys.
 
 intermediate(model, arm, seed) -> target(intermediate, task, seed) -> evaluate(target, languages).
-A target whose kind trains no head (retrieval) is evaluated on the intermediate encoder directly.
+A target whose kind trains no head (retrieval) is evaluated on the intermediate encoder directly, or, with
+`encoder_from: TASK` on its target entry, on the encoder of TASK's target stage (e.g. SQuAD-tuned Tatoeba).
 The `none` arm has no intermediate stage: its targets start from the pretrained model.
 A stage's key hashes its resolved config, its upstream key and the fingerprint of the code on its path
 (harness.fingerprint: engine, kind, metric, task and baseline modules, docstrings and comments excluded), so a
@@ -107,9 +108,45 @@ def intermediate_stage(config: ExperimentConfig, arm: ArmConfig, seed: int) -> S
     return Stage("intermediate", key, cfg, None, meta, (meta,), code)
 
 
+def encoder_source(config: ExperimentConfig, target: TargetConfig) -> TargetConfig | None:
+    """The target whose training stage gives `target`'s evaluation its encoder (`encoder_from`): the grid's
+    entry for that task when it is also a target (so both use one stage), else a plain entry; None without."""
+    if target.encoder_from is None:
+        return None
+    name = registry.task(target.encoder_from).name
+    return next((t for t in config.targets if registry.task(t.task).name == name), TargetConfig(task=name))
+
+
+def train_stage(config: ExperimentConfig, arm: ArmConfig, target: TargetConfig, seed: int,
+                up_key: str | None) -> Stage:
+    """The target (training) stage of `target`'s task, from the stage `up_key` (None: the pretrained model)."""
+    spec = registry.task(target.task)
+    languages = list(target.languages or spec.languages)
+    hp = resolve(spec.hparams, config.hparams, config.task_hparams.get(spec.name), target.hparams,
+                 where=f"target '{spec.name}'")
+    cfg = {
+        "model": config.model,
+        "task": _task_ref(spec.name, config),
+        "hparams": hp.to_dict(),
+        "settings": _settings(spec.name, config),
+        "seed": seed,
+        "dev_languages": languages if hp.early_stop_on == "target" else [spec.train_language],
+        "baseline": arm.baseline,
+        "baseline_settings": arm.settings if arm.baseline else {},
+    }
+    if isinstance(spec.train, TrainChain):  # only then: plain targets keep their keys
+        cfg["train_steps"] = train_steps(config, spec, target)
+    code = _code([spec.name], config, arm.baseline)
+    key = stage_key("target", f"{spec.name}-s{seed}", cfg, up_key, code["fingerprint"])
+    meta = {"arm": arm.name, "seed": seed, "task": spec.name}
+    return Stage("target", key, cfg, up_key, meta, (meta,), code)
+
+
 def target_stages(config: ExperimentConfig, arm: ArmConfig, target: TargetConfig, seed: int,
                   upstream: Stage | None) -> list[Stage]:
-    """The target (training) stage, when the kind trains, and the evaluate stage after it."""
+    """The target (training) stage, when the kind trains, and the evaluate stage after it. A target that
+    trains no head is evaluated on the upstream encoder, or with `encoder_from` on the encoder of that task's
+    training stage (planned here too; `plan` keeps one stage per key)."""
     spec = registry.task(target.task)
     languages = list(target.languages or spec.languages)
     hp = resolve(spec.hparams, config.hparams, config.task_hparams.get(spec.name), target.hparams,
@@ -117,22 +154,9 @@ def target_stages(config: ExperimentConfig, arm: ArmConfig, target: TargetConfig
     up_key = upstream.key if upstream else None
     meta = {"arm": arm.name, "seed": seed, "task": spec.name}
     stages: list[Stage] = []
-    if kind_trains(spec.kind):
-        cfg = {
-            "model": config.model,
-            "task": _task_ref(spec.name, config),
-            "hparams": hp.to_dict(),
-            "settings": _settings(spec.name, config),
-            "seed": seed,
-            "dev_languages": languages if hp.early_stop_on == "target" else [spec.train_language],
-            "baseline": arm.baseline,
-            "baseline_settings": arm.settings if arm.baseline else {},
-        }
-        if isinstance(spec.train, TrainChain):  # only then: plain targets keep their keys
-            cfg["train_steps"] = train_steps(config, spec, target)
-        code = _code([spec.name], config, arm.baseline)
-        key = stage_key("target", f"{spec.name}-s{seed}", cfg, up_key, code["fingerprint"])
-        train = Stage("target", key, cfg, up_key, meta, (meta,), code)
+    trained = target if kind_trains(spec.kind) else encoder_source(config, target)
+    if trained is not None:
+        train = train_stage(config, arm, trained, seed, up_key)
         stages.append(train)
         up_key = train.key
     eval_cfg = {
@@ -144,6 +168,8 @@ def target_stages(config: ExperimentConfig, arm: ArmConfig, target: TargetConfig
         "hparams": {k: hp.to_dict()[k] for k in ("eval_batch_size", "max_seq_length", "doc_stride")},
     }
     eval_meta = {**meta, "languages": languages}
+    if target.encoder_from is not None:  # only then: other evaluations keep their keys
+        eval_cfg["encoder_from"] = eval_meta["encoder_from"] = registry.task(target.encoder_from).name
     code = _code([spec.name], config)  # a baseline changes training only
     key = stage_key("evaluate", f"{spec.name}-s{seed}", eval_cfg, up_key, code["fingerprint"])
     evaluate = Stage("evaluate", key, eval_cfg, up_key, eval_meta, (eval_meta,), code)

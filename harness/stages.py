@@ -191,7 +191,9 @@ def load_target_model(model_dir: Path, spec) -> tuple[Any, Any]:
 
 
 def run_evaluate(ctx: StageContext) -> dict[str, Any]:
-    """Zero-shot evaluation in every language and split; predictions in the submission layout."""
+    """Zero-shot evaluation in every language and split; predictions in the submission layout. A kind that
+    trains no head evaluates its upstream's encoder: an intermediate stage's encoder/, the model/encoder/ of
+    the target stage its `encoder_from` names, or the pretrained model."""
     from harness.evaluation import evaluate_task
 
     cfg = ctx.stage.config
@@ -199,8 +201,10 @@ def run_evaluate(ctx: StageContext) -> dict[str, Any]:
     kind = get_kind(spec.kind)
     hp = Hparams(**cfg["hparams"])
     up = ctx.upstream_dir()
-    if up is not None and (up / MODEL_DIR).exists():
+    if up is not None and (up / MODEL_DIR).exists() and kind.trains_head:
         model, tokenizer = load_target_model(up / MODEL_DIR, spec)
+    elif up is not None and (up / MODEL_DIR).exists():  # `encoder_from`: another task's target stage
+        model, tokenizer = load_encoder(str(up / MODEL_DIR / ENCODER_DIR))
     else:
         model, tokenizer = _start_encoder(ctx)
     with staging_dir(ctx.stage_dir / PREDICTIONS_DIR) as pred_dir:
@@ -208,8 +212,11 @@ def run_evaluate(ctx: StageContext) -> dict[str, Any]:
         def write(split: str, lang: str, predictions: Any) -> None:
             kind.write_predictions(pred_dir / prediction_file(split, lang, kind.submission_ext), predictions)
 
-        return evaluate_task(model, tokenizer, spec, kind, cfg["languages"], cfg["splits"], hp,
-                             cfg["settings"], lambda split, lang: ctx.load(spec, split, lang), write)
+        record = evaluate_task(model, tokenizer, spec, kind, cfg["languages"], cfg["splits"], hp,
+                               cfg["settings"], lambda split, lang: ctx.load(spec, split, lang), write)
+    if "encoder_from" in cfg:
+        record = {**record, "encoder_from": cfg["encoder_from"], "encoder_stage": ctx.stage.upstream}
+    return record
 
 
 RUNNERS = {"intermediate": run_intermediate, "target": run_target, "evaluate": run_evaluate}

@@ -1,5 +1,8 @@
 """Retrieval on a bare encoder (no head, no training): margin mining or top-1 nearest neighbour.
 
+The encoder is the arm's intermediate one, or, with a target's `encoder_from: TASK` (harness.plan), the
+encoder of TASK's target training stage (XTREME-R's SQuAD-tuned Tatoeba).
+
 Canonical columns (a task's reader produces one of two forms):
 - pools: src_id, src_text (the non-English pool), trg_id, trg_text (the English pool) and the gold pairs
   gold_src, gold_trg; each group has its own length (BUCC release files).

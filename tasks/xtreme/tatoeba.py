@@ -11,6 +11,8 @@ Two tasks with the same data and numbers:
 - `tatoeba_laser`: LASER's raw files `tatoeba.{iso3}-eng.{iso3}` and `tatoeba.{iso3}-eng.eng` from
   --data-dir / data.data_dirs.tatoeba_laser, for offline mirrors.
 XTREME-R's five extra languages (az lt pl uk ro) are not in google/xtreme and are not listed.
+The encoder evaluated is the arm's intermediate one (the pretrained model for `none`); a target entry
+`{task: tatoeba, encoder_from: squad}` evaluates a SQuAD-fine-tuned one instead, as XTREME-R does.
 """
 
 from __future__ import annotations

@@ -8,8 +8,10 @@ sentence2 = its English translation). Its row counts are not stated here (unveri
 each, as LASER's files).
 
 XTREME-R evaluates Tatoeba with an encoder fine-tuned on SQuAD v1.1 (see the README, "XTREME-R"); that is
-a setting of the experiment's retrieval targets, not of this spec, so zero-shot and SQuAD-tuned numbers of
-the same data stay comparable.
+a setting of the experiment's retrieval targets, not of this spec: the target entry
+`{task: tatoeba_xr, encoder_from: squad}` plans a squad target stage (from the arm's intermediate encoder)
+and evaluates its encoder. The evaluation's key, stage.json and metrics.json record `encoder_from`, so
+zero-shot and SQuAD-tuned numbers of the same data are never mixed.
 """
 
 from dataclasses import replace
