@@ -1,7 +1,7 @@
 """Mewsli-X (XTREME-R): entity linking as retrieval of Wikidata entities for news mentions, mAP@20.
 
 Data: the layout XTREME's `scripts/download_data.sh` (`download_mewslix` + `utils_preprocess.py --task
-mewslix`) leaves in `<data dir>/mewslix`, given by --data-dir / data.data_dirs.mewslix:
+mewslix`) leaves in `<data dir>/mewslix`, given by data.data_dirs.mewslix:
 - `wikinews_mentions/{dev,test}-{lang}.jsonl`: one context per line, `{"context": {..., "language", "text"},
   "mentions": [{"example_id", "mention_span": {"start", "end", "text"}, "entity_id"}, ...]}` (test entity
   ids are blanked by the preprocessing);

@@ -1,0 +1,43 @@
+"""The shipped experiment files beyond paper.yaml (tests/test_baselines_pipeline.py) validate and plan offline."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from harness import registry
+from harness.experiment import load_experiment
+
+ROOT = Path(__file__).resolve().parent.parent
+XTREME_R = ROOT / "experiments" / "xtreme_r.yaml"
+PAPER = ROOT / "experiments" / "paper.yaml"
+
+
+def test_xtreme_r_experiment_validates_and_dry_runs(xstilts):
+    code, out, err = xstilts("validate", XTREME_R)
+    assert code == 0, err
+    assert "xtreme_r.yaml: ok" in out and "15 arms x 10 targets x 3 seeds" in out
+    code, out, err = xstilts("run", XTREME_R, "--dry-run", env={"COLUMNS": "200"})
+    assert code == 0, err
+    assert "GPU-hours" in out and "intermediate" in out
+    for stage in ("target-xcopa-s1", "evaluate-mewslix-s1", "evaluate-lareqa-s3", "evaluate-tatoeba_xr-s2"):
+        assert stage in out
+
+
+def test_xtreme_r_targets_cover_the_suite_in_every_language():
+    exp = load_experiment(XTREME_R)
+    suite = registry.get("suite", "xtreme-r")
+    targets = {t.task: t for t in exp.targets}
+    assert set(targets) == set(suite.all_tasks) == {*suite.tasks, *suite.extra_tasks}
+    assert all(t.languages is None for t in targets.values())  # every language of each task spec
+    assert {"mewslix", "ccg"} <= set(exp.data.data_dirs)  # Mewsli-X reads a local layout, as CCGbank does
+
+
+def test_xtreme_r_experiment_keeps_the_paper_arms_and_recipe():
+    paper, xr = (yaml.safe_load(p.read_text(encoding="utf-8")) for p in (PAPER, XTREME_R))
+    assert [a if isinstance(a, str) else a["name"] for a in xr["arms"]] == \
+        [a if isinstance(a, str) else a["name"] for a in paper["arms"]]
+    assert xr["hparams"] == paper["hparams"] and xr["model"] == paper["model"] and xr["seeds"] == paper["seeds"]
+    target_tt = next(a for a in xr["arms"] if not isinstance(a, str) and a["name"] == "translate-train-target")
+    assert set(target_tt["settings"]["tasks"]) <= set(registry.get("suite", "xtreme-r").all_tasks)
