@@ -12,6 +12,7 @@ from harness.experiment import load_experiment
 ROOT = Path(__file__).resolve().parent.parent
 XTREME_R = ROOT / "experiments" / "xtreme_r.yaml"
 PAPER = ROOT / "experiments" / "paper.yaml"
+ADVERSARIAL = ROOT / "experiments" / "adversarial.yaml"
 
 
 def test_xtreme_r_experiment_validates_and_dry_runs(xstilts):
@@ -41,3 +42,24 @@ def test_xtreme_r_experiment_keeps_the_paper_arms_and_recipe():
     assert xr["hparams"] == paper["hparams"] and xr["model"] == paper["model"] and xr["seeds"] == paper["seeds"]
     target_tt = next(a for a in xr["arms"] if not isinstance(a, str) and a["name"] == "translate-train-target")
     assert set(target_tt["settings"]["tasks"]) <= set(registry.get("suite", "xtreme-r").all_tasks)
+
+
+def test_adversarial_experiment_validates_and_dry_runs(xstilts):
+    code, out, err = xstilts("validate", ADVERSARIAL)
+    assert code == 0, err
+    assert "adversarial.yaml: ok" in out and "11 arms x 10 targets x 3 seeds" in out
+    code, out, err = xstilts("run", ADVERSARIAL, "--dry-run", env={"COLUMNS": "200"})
+    assert code == 0, err
+    assert "GPU-hours" in out
+    for stage in ("intermediate-adversarial_qa_droberta-s1", "intermediate-anli_r3-s2", "target-xcopa-s1",
+                  "evaluate-tatoeba_xr-s3"):
+        assert stage in out
+
+
+def test_adversarial_experiment_keeps_the_xtreme_r_targets_and_paper_recipe():
+    paper, xr, adv = (yaml.safe_load(p.read_text(encoding="utf-8")) for p in (PAPER, XTREME_R, ADVERSARIAL))
+    assert adv["arms"] == ["none", "mnli", "anli_r1", "anli_r2", "anli_r3", "anli", "squad", "adversarial_qa",
+                           "adversarial_qa_dbidaf", "adversarial_qa_dbert", "adversarial_qa_droberta"]
+    assert adv["targets"] == xr["targets"] and adv["data"]["data_dirs"] == xr["data"]["data_dirs"]
+    assert adv["hparams"] == paper["hparams"] and adv["model"] == paper["model"] and adv["seeds"] == paper["seeds"]
+    assert all(registry.task(a).role == "intermediate" for a in adv["arms"] if a != "none")
