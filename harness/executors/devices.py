@@ -10,6 +10,8 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+from functools import lru_cache
+from pathlib import Path
 
 VISIBLE_ENV = "CUDA_VISIBLE_DEVICES"
 
@@ -37,6 +39,15 @@ def _nvidia_smi_indices() -> list[str]:
     except (OSError, subprocess.SubprocessError):  # a driver that does not answer: no usable GPU
         return []
     return [line.strip() for line in out.splitlines() if line.strip().isdigit()]
+
+
+@lru_cache(maxsize=1)
+def host_has_gpus() -> bool:
+    """Whether this host has an NVIDIA GPU, whatever this process may see (what a container can be given):
+    a /dev/nvidia<N> device, or one that `nvidia-smi` lists."""
+    if any(p.name[len("nvidia"):].isdigit() for p in Path("/dev").glob("nvidia*")):
+        return True
+    return bool(_nvidia_smi_indices())
 
 
 def default_jobs() -> int:

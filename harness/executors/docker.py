@@ -18,18 +18,16 @@ from __future__ import annotations
 
 import codecs
 import os
-import shutil
-import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from harness.data.settings import SNAPSHOT_ENV, DataSettings
 from harness.errors import UserError
 from harness.executors.base import Executor
+from harness.executors.devices import host_has_gpus
 from harness.executors.failures import ATTEMPT_MARK, error_line, record_failure
 from harness.layout import STAGE_LOG
 from harness.plan import Stage
@@ -44,21 +42,6 @@ STAGE_LABEL = "org.xstilts.stage"
 
 STOP_TIMEOUT = 120
 """Seconds a stopped container gets to write its checkpoint before it is killed."""
-
-
-@lru_cache(maxsize=1)
-def host_has_gpus() -> bool:
-    """Whether this host has an NVIDIA GPU: a /dev/nvidia<N> device, or `nvidia-smi -L` listing one."""
-    if any(p.name[len("nvidia"):].isdigit() for p in Path("/dev").glob("nvidia*")):
-        return True
-    tool = shutil.which("nvidia-smi")
-    if tool is None:
-        return False
-    try:
-        out = subprocess.run([tool, "-L"], capture_output=True, text=True, timeout=20)
-    except (OSError, subprocess.SubprocessError):
-        return False
-    return out.returncode == 0 and "GPU" in out.stdout
 
 
 def gpus_setting(value: Any) -> str | int:
