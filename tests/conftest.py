@@ -65,13 +65,23 @@ TINY_HPARAMS = """hparams:
 """
 
 
+CLI = [sys.executable, "-c", "from harness.cli.main import main; main()"]
+"""The `xstilts` console entry point in this interpreter (the script may not be on PATH)."""
+
+
+def start_run(exp: Path, out: Path) -> subprocess.Popen:
+    """`xstilts run EXP -o OUT` started in a subprocess on one thread, its output piped (text)."""
+    return subprocess.Popen([*CLI, "run", str(exp), "-o", str(out)], env={**os.environ, "OMP_NUM_THREADS": "1"},
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
 @pytest.fixture
 def xstilts():
     """Run the real console entry point in a subprocess: returns (exit code, stdout, stderr)."""
 
     def run(*args: str, cwd: Path | None = None, env: dict | None = None):
         proc = subprocess.run(
-            [sys.executable, "-c", "from harness.cli.main import main; main()", *map(str, args)],
+            [*CLI, *map(str, args)],
             capture_output=True, text=True, cwd=cwd, env={**os.environ, **(env or {})}, timeout=900,
         )
         return proc.returncode, proc.stdout, proc.stderr

@@ -7,11 +7,10 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from conftest import TINY_HPARAMS, write_experiment
+from conftest import CLI, TINY_HPARAMS, write_experiment
 
 from harness.errors import UserError
 from harness.executors import docker as docker_executor
@@ -35,7 +34,7 @@ class _FakeContainer:
     def __init__(self, spec: dict):
         env = {**os.environ, **spec["environment"], "HF_HOME": os.environ["HF_HOME"]}  # host cache stands in
         self.proc = subprocess.run(
-            [sys.executable, "-c", "from harness.cli.main import main; main()", *spec["command"]],
+            [*CLI, *spec["command"]],
             cwd=spec["working_dir"], env=env, capture_output=True, timeout=600)
 
     def logs(self, stream=True, follow=True):

@@ -8,7 +8,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from conftest import TINY_HPARAMS, write_experiment
+from conftest import CLI, TINY_HPARAMS, write_experiment
 
 from harness import registry
 from harness.cli.export import default_arm
@@ -24,14 +24,13 @@ LANGS = {"panx": ["en", "ar"], "xquad": ["en", "zh"]}
 @pytest.fixture(scope="module")
 def runs(offline_world, tmp_path_factory):
     import subprocess
-    import sys
 
     root = tmp_path_factory.mktemp("export")
     body = "name: export-test\narms: [none]\ntargets:\n" + "".join(
         f"  - {{task: {task}, languages: [{', '.join(langs)}]}}\n" for task, langs in LANGS.items()
     ) + TINY_HPARAMS
     experiment = write_experiment(root / "exp.yaml", offline_world, body)
-    proc = subprocess.run([sys.executable, "-c", "from harness.cli.main import main; main()", "run",
+    proc = subprocess.run([*CLI, "run",
                            str(experiment), "--output", str(root / "runs")], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr[-2000:]
     return root / "runs"

@@ -9,19 +9,16 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
-from conftest import TINY_HPARAMS, write_experiment
+from conftest import CLI, TINY_HPARAMS, write_experiment
 
 from harness.checkpoint import Interrupted
 from harness.errors import UserError
 from harness.executors.schedule import StagesFailed, run_concurrently
 from harness.plan import Stage
-
-CLI = [sys.executable, "-c", "from harness.cli.main import main; main()"]
 
 # two targets after one intermediate: the targets (and their evaluations) are independent branches
 BRANCHES = f"""name: jobs

@@ -9,13 +9,12 @@ import os
 import re
 import signal
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
 
 import pytest
-from conftest import TINY_HPARAMS, write_experiment
+from conftest import CLI, TINY_HPARAMS, write_experiment
 
 SMALL = """name: lost-work
 seeds: [1]
@@ -25,7 +24,6 @@ targets:
 splits: [dev]
 """ + TINY_HPARAMS
 
-CLI = [sys.executable, "-c", "from harness.cli.main import main; main()"]
 
 
 def _stage(runs: Path, kind: str) -> Path:

@@ -21,13 +21,12 @@ from pathlib import Path
 
 import pytest
 import slurm_cluster
-from conftest import TINY_HPARAMS, write_experiment
+from conftest import CLI, TINY_HPARAMS, write_experiment
 
 from harness.executors.slurm import jobs_file, queue_states
 
 pytestmark = [pytest.mark.slurm, pytest.mark.slow, pytest.mark.xdist_group("slurm")]
 
-CLI = [sys.executable, "-c", "from harness.cli.main import main; main()"]
 JOBS = "executor: slurm\nexecutor_settings: {cpus_per_task: 1, mem_gb: 1, gpus_per_node: 0, poll_s: 1}\n"
 
 

@@ -5,14 +5,12 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
-import sys
 import time
 from collections import Counter
 from pathlib import Path
 
 import pytest
-from conftest import write_experiment
+from conftest import start_run, write_experiment
 
 from harness.errors import UserError
 from harness.hparams import Hparams
@@ -80,7 +78,6 @@ def test_checkpoint_of_another_config_is_refused(tmp_path):
 
 def test_a_checkpoint_is_whole_or_absent(tmp_path):
     """save() writes a sibling and swaps it in; a kill between its two renames leaves the previous checkpoint."""
-    import os
 
     from harness.checkpoint import Checkpointer, discard
 
@@ -109,12 +106,6 @@ task_hparams:
 """
 
 
-def _run(exp: Path, out: Path) -> subprocess.Popen:
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    return subprocess.Popen([sys.executable, "-c", "from harness.cli.main import main; main()", "run", str(exp),
-                             "-o", str(out)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-
-
 def _metrics(runs: Path) -> dict[str, dict]:
     return {p.parent.name: json.loads(p.read_text()) for p in sorted(runs.glob("*/metrics.json"))}
 
@@ -122,8 +113,8 @@ def _metrics(runs: Path) -> dict[str, dict]:
 @pytest.mark.slow
 def test_killed_run_resumes_to_the_same_metrics(offline_world, tmp_path):
     exp = write_experiment(tmp_path / "exp.yaml", offline_world, RESUME_BODY)
-    whole = _run(exp, tmp_path / "whole")
-    killed = _run(exp, tmp_path / "killed")
+    whole = start_run(exp, tmp_path / "whole")
+    killed = start_run(exp, tmp_path / "killed")
     deadline = time.time() + 120
     while not list((tmp_path / "killed").glob("intermediate-*/checkpoint/state.pt")):
         assert killed.poll() is None and time.time() < deadline, "no checkpoint appeared before the run ended"
@@ -132,7 +123,7 @@ def test_killed_run_resumes_to_the_same_metrics(offline_world, tmp_path):
     killed.wait()
     (inter,) = (tmp_path / "killed").glob("intermediate-*")
     assert not (inter / "done").exists() and not (inter / "metrics.json").exists()
-    resumed = _run(exp, tmp_path / "killed")
+    resumed = start_run(exp, tmp_path / "killed")
     _, err = resumed.communicate(timeout=300)
     assert resumed.returncode == 0, err
     assert "resuming from" in err

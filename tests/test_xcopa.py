@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
-import sys
 import time
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from conftest import TINY_HPARAMS, write_experiment
+from conftest import TINY_HPARAMS, start_run, write_experiment
 
 from harness import registry
 from harness.data.load import load_split
@@ -168,9 +166,7 @@ def test_a_run_killed_inside_the_chain_resumes_to_the_same_metrics(offline_world
     exp = write_experiment(tmp_path / "exp.yaml", offline_world, RESUME.replace("splits: [dev, test]", "splits: [dev]"))
 
     def run(out: str) -> subprocess.Popen:
-        return subprocess.Popen([sys.executable, "-c", "from harness.cli.main import main; main()", "run", str(exp),
-                                 "-o", str(tmp_path / out)], env={**os.environ, "OMP_NUM_THREADS": "1"},
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        return start_run(exp, tmp_path / out)
 
     whole, killed = run("whole"), run("killed")
     deadline = time.time() + 300

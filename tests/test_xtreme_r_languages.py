@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 
 import pytest
-from conftest import TINY_HPARAMS, write_experiment
+from conftest import CLI, TINY_HPARAMS, write_experiment
 from xtreme_r_mock import LANGS
 
 from harness import registry
@@ -88,7 +87,7 @@ def test_xtreme_languages_of_xr_specs_read_the_xtreme_data(offline_world):
 def test_panx_xr_end_to_end_with_an_added_language(offline_world, tmp_path):
     body = "name: xr-langs\narms: [none]\ntargets:\n  - {task: panx_xr, languages: [en, pl]}\n" + TINY_HPARAMS
     experiment = write_experiment(tmp_path / "exp.yaml", offline_world, body)
-    proc = subprocess.run([sys.executable, "-c", "from harness.cli.main import main; main()", "run",
+    proc = subprocess.run([*CLI, "run",
                            str(experiment), "--output", str(tmp_path / "runs")], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr[-2000:]
     record = read_json(tmp_path / "runs" / "experiment.json")
