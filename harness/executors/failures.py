@@ -56,16 +56,20 @@ def error_line(log: Path, exit_code: int) -> str:
     return f"{last[:300]} ({how})" if last else how
 
 
-def _last_attempt(log: Path) -> list[str]:
+def tail_lines(log: Path) -> list[str]:
+    """The lines of the last 64 KiB of `log` (a long training log is not read whole); [] when unreadable."""
     try:
         with open(log, "rb") as handle:
             handle.seek(0, 2)
             size = handle.tell()
             handle.seek(max(0, size - _TAIL_BYTES))
-            text = handle.read().decode("utf-8", "replace")
+            return handle.read().decode("utf-8", "replace").splitlines()
     except OSError:
         return []
-    lines = text.splitlines()
+
+
+def _last_attempt(log: Path) -> list[str]:
+    lines = tail_lines(log)
     starts = [i for i, line in enumerate(lines) if line.startswith(ATTEMPT_MARK)]
     return lines[starts[-1] + 1:] if starts else lines
 

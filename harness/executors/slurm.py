@@ -65,7 +65,7 @@ from harness.checkpoint import Interrupted
 from harness.data.settings import DataSettings
 from harness.errors import UserError, did_you_mean, validated
 from harness.executors.base import Executor, OnStage
-from harness.executors.failures import read_failure, record_failure
+from harness.executors.failures import read_failure, record_failure, tail_lines
 from harness.layout import CHECKPOINT_DIR
 from harness.plan import Stage
 from harness.store import is_done, read_json, write_json
@@ -407,10 +407,7 @@ LOG_CAUSES = (re.compile(r"^(\w+\.)*\w*(Error|Exception)\b"),  # a Python except
 
 def _last_error(log: Path) -> str | None:
     """The last line of a job's log that reads like its cause of death (LOG_CAUSES), or None."""
-    try:
-        lines = log.read_text(errors="replace").splitlines()[-200:]
-    except OSError:
-        return None
+    lines = tail_lines(log)[-200:]
     for pattern in LOG_CAUSES:
         found = next((line.strip()[:300] for line in reversed(lines) if pattern.search(line)), None)
         if found:
