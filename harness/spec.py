@@ -67,6 +67,9 @@ class HFSource:
     """Languages this source holds; None: every language of the task (e.g. UD-POS dev lacks th, tl, yo)."""
     holdout: Holdout | None = None
     """Keep only a fixed, seeded slice of the rows (or all rows but it): a dev set carved from train data."""
+    local: LocalSource | None = None
+    """The same rows from a release's own files: read instead of the hub when the experiment gives the task a
+    data directory (`data.data_dirs.<task>` / `--data-dir`), e.g. LinCE's CoNLL files."""
     parquet_branch: bool = False
     """Read the hub's parquet conversion ({config}/{split}/*.parquet of PARQUET_BRANCH) instead of the
     repository's own layout: for repositories that are loading scripts. Set by `revision=PARQUET_BRANCH` (and
@@ -216,6 +219,13 @@ class TaskSpec:
     selection_proxy: tuple[str, ...] = ()
     """Tasks whose dev score stands in for this task's when it has no dev split (the first one in the
     grid is used), e.g. Tatoeba is selected by the BUCC dev F1 of the same encoder."""
+    prepare: str = ""
+    """Optional "module:function" fn(columns, *, split, lang, seed, settings) -> columns, applied to every split
+    after loading (and after `label_map`): rows derived from the data and the stage's seed, e.g. negative pairs
+    drawn for a matching task. `settings` are the task's resolved kind settings; `seed` the stage's (0 when it
+    has none)."""
+    note: str = ""
+    """One line the leaderboard prints with the task's results, e.g. that its test column is a validation split."""
 
     def train_steps(self) -> tuple[TrainStep, ...]:
         """The training steps: a chain's, or the one step of a plain train split (named after the task)."""

@@ -34,8 +34,58 @@ LABEL_FIELDS = frozenset({"label", "tags"})
 """Canonical fields whose integers are label ids even without a ClassLabel type."""
 
 
-def load_split(task: TaskSpec, split: str, lang: str, settings: DataSettings) -> tuple[Columns, dict]:
-    """Canonical columns and a provenance record for `split` ("train", "dev", "test") of `task` in `lang`."""
+def load_split(task: TaskSpec, split: str, lang: str, settings: DataSettings, seed: int = 0) -> tuple[Columns, dict]:
+    """Canonical columns and a provenance record for `split` ("train", "dev", "test") of `task` in `lang`.
+
+    The task's kind settings `label_map` / `label_map_default` then map its labels (`map_labels`), and its
+    `prepare` function, given `seed` (the stage's), derives the final rows (e.g. negative pairs)."""
+    columns, provenance = _load_split(task, split, lang, settings)
+    columns, mapped = map_labels(columns, task)
+    if mapped:
+        provenance = {**provenance, "label_map": mapped}
+    if task.prepare:
+        module, attr = task.prepare.split(":")
+        n_in = len(columns["id"])
+        columns = getattr(import_module(module), attr)(columns, split=split, lang=lang, seed=seed,
+                                                        settings=dict(task.settings))
+        provenance = {**provenance, "prepared": {"function": task.prepare, "seed": seed, "rows_loaded": n_in,
+                                                 "rows": len(columns["id"])}}
+    return columns, provenance
+
+
+def map_labels(columns: Columns, task: TaskSpec) -> tuple[Columns, dict]:
+    """`columns` with each value of `label` (or each tag of `tags`) mapped by the task's kind setting
+    `label_map` ({data label: label of the task's set}); a label neither mapped nor in the task's label set
+    becomes `label_map_default`, or is a UserError without one. Returns the columns and a count of the changes
+    per (original -> new) label (empty without a `label_map` setting)."""
+    table = task.settings.get("label_map")
+    if table is None:
+        return columns, {}
+    default = task.settings.get("label_map_default")
+    known = set(task.labels)
+    changes: dict[str, int] = {}
+
+    def one(label: Any) -> Any:
+        new = table.get(label, label)
+        if known and new not in known:
+            if default is None:
+                raise UserError(f"task '{task.name}': label '{label}' is neither in its label_map nor in its label "
+                                f"set {sorted(known)}; add it to task_settings.{task.name}.label_map or set "
+                                "label_map_default")
+            new = default
+        if new != label:
+            changes[f"{label}->{new}"] = changes.get(f"{label}->{new}", 0) + 1
+        return new
+
+    out = dict(columns)
+    if "label" in out:
+        out["label"] = [one(v) for v in out["label"]]
+    if "tags" in out:
+        out["tags"] = [[one(v) for v in row] for row in out["tags"]]
+    return out, dict(sorted(changes.items()))
+
+
+def _load_split(task: TaskSpec, split: str, lang: str, settings: DataSettings) -> tuple[Columns, dict]:
     if split == "train" and isinstance(task.train, TrainChain):
         names = ", ".join(s.name for s in task.train.steps)
         raise UserError(f"task '{task.name}' trains on a chain of training sets ({names}), one after another; "
@@ -43,9 +93,9 @@ def load_split(task: TaskSpec, split: str, lang: str, settings: DataSettings) ->
     sources = parts(task.source(split))
     if not sources:
         raise UserError(f"task '{task.name}' has no {split} split; choose another split or task")
-    if len(sources) == 1:
-        return _load_one(task, sources[0], lang, settings, split)
     held = [(i, s) for i, s in enumerate(sources) if holds(s, lang)]  # the parts with rows in `lang`
+    if len(sources) == 1 and held:
+        return _load_one(task, sources[0], lang, settings, split)
     if not held:
         raise UserError(f"task '{task.name}' has no {split} source for language '{lang}'; choose another "
                         "language or split")
@@ -72,7 +122,10 @@ def with_labels(task: TaskSpec, settings: DataSettings) -> TaskSpec:
 
 def _load_one(task: TaskSpec, source: Source, lang: str, settings: DataSettings, split: str,
               part: int | None = None) -> tuple[Columns, dict]:
-    """One source of `split`; `part` is its index when the split concatenates several sources."""
+    """One source of `split`; `part` is its index when the split concatenates several sources. A hub source
+    with a `local` twin reads the twin when the task has a data directory."""
+    if isinstance(source, HFSource) and source.local is not None and settings.data_dirs.get(task.name):
+        source = source.local
     if isinstance(source, LocalSource):
         columns, provenance = _load_local(task, source, lang, settings)
     else:
