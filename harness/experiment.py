@@ -80,6 +80,18 @@ class SamplerConfig(_Strict):
         return self
 
 
+class AugmentConfig(BaseModel):
+    """An augmentation of the target phase's training data: a plugin of the entry point group
+    `xstilts.augmentations` by `name`, and its settings (every other key), checked by the plugin."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+    name: str
+
+    def settings(self) -> dict[str, Any]:
+        """The plugin's settings: every key but `name`."""
+        return dict(self.model_extra or {})
+
+
 class ArmConfig(_Strict):
     """One arm: the intermediate configuration the target phase starts from."""
 
@@ -92,6 +104,13 @@ class ArmConfig(_Strict):
     """Settings passed to the baseline plugin."""
     hparams: dict[str, Any] = Field(default_factory=dict)
     """Overrides for the intermediate phase of this arm."""
+    task_settings: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    """Kind settings of this arm's intermediate tasks over the experiment's `task_settings`, e.g.
+    {xnli_mt: {train_languages: [de, fr]}}: two arms can train one task in different ways."""
+    augment: AugmentConfig | None = None
+    """Augment the target phase's training data with a plugin, e.g. {name: code_switch, dictionaries: DIR}:
+    combinable with intermediate tasks and with a baseline (it rewrites the English training rows, before
+    translate-train adds its translations)."""
 
     @model_validator(mode="after")
     def _weights_name_tasks(self) -> ArmConfig:
@@ -357,6 +376,16 @@ def check_semantics(config: ExperimentConfig, where: str) -> None:
                 steps = ", ".join(s.name for s in spec.train.steps)
                 raise UserError(f"{loc}.tasks[{j}]: task '{name}' trains on a chain of training sets ({steps}) "
                                 "in its target phase; use the tasks of the chain as intermediate tasks instead")
+        for name in arm.task_settings:
+            if name not in arm.tasks:
+                raise UserError(f"{loc}.task_settings.{name}: '{name}' is not one of this arm's tasks {arm.tasks}; "
+                                "arm task_settings apply to the arm's intermediate tasks (use the top-level "
+                                "task_settings for targets)")
+        for j, name in enumerate(arm.tasks):
+            _check_task_settings(registry.task(name), {**config.task_settings.get(name, {}),
+                                                       **arm.task_settings.get(name, {})}, f"{loc}.tasks[{j}]")
+        if arm.augment is not None:
+            _check_augment(arm.augment, f"{loc}.augment")
         if arm.baseline is not None and arm.baseline not in registry.names("baseline"):
             raise UserError(f"{loc}.baseline: unknown baseline '{arm.baseline}'"
                             f"{did_you_mean(arm.baseline, registry.names('baseline'))}")
@@ -389,8 +418,8 @@ def check_semantics(config: ExperimentConfig, where: str) -> None:
     for name, values in config.task_hparams.items():
         _task(name, f"{where}: task_hparams")
         check_hparams(values, f"{where}: task_hparams.{name}")
-    for name in config.task_settings:
-        _task(name, f"{where}: task_settings")
+    for name, values in config.task_settings.items():
+        _check_task_settings(_task(name, f"{where}: task_settings"), values, f"{where}: task_settings")
     for name, splits in config.data.expected_rows.items():
         _check_rows_override(_task(name, f"{where}: data.expected_rows"), splits, f"{where}: data.expected_rows")
     if config.executor not in registry.names("executor"):
@@ -400,6 +429,26 @@ def check_semantics(config: ExperimentConfig, where: str) -> None:
         registry.get("executor", config.executor)(config.executor_settings, model=config.model)
     except UserError as exc:
         raise UserError(f"{where}: {exc}") from None
+
+
+def _check_task_settings(spec: Any, values: dict[str, Any], where: str) -> None:
+    """The engine-read kind settings of a task (training languages and their sampler) are well-formed."""
+    from dataclasses import replace
+
+    from harness.data.mixing import language_sampler, train_languages
+
+    merged = replace(spec, settings={**spec.settings, **values})
+    train_languages(merged, f"{where}: {spec.name} train_languages")
+    language_sampler(merged, f"{where}: {spec.name} language_sampler")
+
+
+def _check_augment(augment: AugmentConfig, where: str) -> None:
+    """The augmentation plugin exists and accepts its settings."""
+    if augment.name not in registry.names("augmentation"):
+        raise UserError(f"{where}.name: unknown augmentation '{augment.name}'"
+                        f"{did_you_mean(augment.name, registry.names('augmentation'))}; register it in the entry "
+                        "point group xstilts.augmentations")
+    registry.get("augmentation", augment.name).check_settings(augment.settings(), where)
 
 
 def _check_encoder_from(spec: Any, name: str, where: str) -> None:

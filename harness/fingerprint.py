@@ -301,17 +301,19 @@ def fingerprint(code: Mapping[str, Any]) -> str:
     return digest(json.dumps(code, sort_keys=True))
 
 
-def stage_code(tasks: Iterable[tuple[Any, Mapping[str, Any]]], baseline: str | None = None) -> dict[str, Any]:
-    """The code record of a stage over `tasks` ((spec, effective settings) pairs) and an optional baseline
-    plugin: {"fingerprint", "modules": {module: hash}, "specs": {task: content hash}}."""
+def stage_code(tasks: Iterable[tuple[Any, Mapping[str, Any]]], baseline: str | None = None,
+               augmentation: str | None = None) -> dict[str, Any]:
+    """The code record of a stage over `tasks` ((spec, effective settings) pairs) and optional baseline and
+    augmentation plugins: {"fingerprint", "modules": {module: hash}, "specs": {task: content hash}}."""
     tasks = list(tasks)
     roots = [m for spec, _ in tasks for m in (kind_module(spec.kind), metric_module(spec.metric)) if m]
     modules = dict(engine_modules(roots))
     for module in dict.fromkeys(roots):  # a third-party kind or metric: its own package too
         if module.partition(".")[0] != ENGINE_PACKAGE:
             modules.update(code_modules(module))
-    if baseline and (module := plugin_module("baseline", baseline)):
-        modules.update(code_modules(module))
+    for what, name in (("baseline", baseline), ("augmentation", augmentation)):
+        if name and (module := plugin_module(what, name)):
+            modules.update(code_modules(module))
     specs: dict[str, str] = {}
     for spec, settings in tasks:
         code = task_code(spec, settings)

@@ -62,13 +62,17 @@ def _task_ref(name: str, config: ExperimentConfig) -> dict[str, Any]:
     return {"name": spec.name, "version": spec.version, "revisions": dict(sorted(revisions.items()))}
 
 
-def _settings(name: str, config: ExperimentConfig) -> dict[str, Any]:
-    return {**registry.task(name).settings, **config.task_settings.get(name, {})}
+def _settings(name: str, config: ExperimentConfig, arm: ArmConfig | None = None) -> dict[str, Any]:
+    """A task's kind settings: its spec's, the experiment's task_settings, then the arm's (intermediate tasks)."""
+    arm_settings = arm.task_settings.get(name, {}) if arm is not None else {}
+    return {**registry.task(name).settings, **config.task_settings.get(name, {}), **arm_settings}
 
 
-def _code(names: list[str], config: ExperimentConfig, baseline: str | None = None) -> dict[str, Any]:
-    """The code record of a stage over tasks `names` (and the arm's baseline plugin, if it trains)."""
-    return stage_code([(registry.task(n), _settings(n, config)) for n in names], baseline)
+def _code(names: list[str], config: ExperimentConfig, baseline: str | None = None, arm: ArmConfig | None = None,
+          augmentation: str | None = None) -> dict[str, Any]:
+    """The code record of a stage over tasks `names` (and the arm's baseline and augmentation plugins, if they
+    take part in its training)."""
+    return stage_code([(registry.task(n), _settings(n, config, arm)) for n in names], baseline, augmentation)
 
 
 def adds_intermediate_tasks(arm: ArmConfig) -> bool:
@@ -91,7 +95,7 @@ def intermediate_stage(config: ExperimentConfig, arm: ArmConfig, seed: int) -> S
         task_hp = resolve(registry.task(name).hparams, config.hparams, config.task_hparams.get(name),
                           arm.hparams, where=f"arm '{arm.name}' task '{name}'")
         tasks.append({**_task_ref(name, config), "hparams": task_hp.to_dict(),
-                      "settings": _settings(name, config)})
+                      "settings": _settings(name, config, arm)})
     cfg = {
         "model": config.model,
         "tasks": tasks,
@@ -102,7 +106,7 @@ def intermediate_stage(config: ExperimentConfig, arm: ArmConfig, seed: int) -> S
         "seed": seed,
     }
     label = "+".join(list(arm.tasks) + ([arm.baseline] if arm.baseline else []))
-    code = _code(list(arm.tasks), config, arm.baseline)
+    code = _code(list(arm.tasks), config, arm.baseline, arm)
     key = stage_key("intermediate", f"{label}-s{seed}", cfg, None, code["fingerprint"])
     meta = {"arm": arm.name, "seed": seed, "tasks": list(arm.tasks)}
     return Stage("intermediate", key, cfg, None, meta, (meta,), code)
@@ -136,7 +140,10 @@ def train_stage(config: ExperimentConfig, arm: ArmConfig, target: TargetConfig, 
     }
     if isinstance(spec.train, TrainChain):  # only then: plain targets keep their keys
         cfg["train_steps"] = train_steps(config, spec, target)
-    code = _code([spec.name], config, arm.baseline)
+    if arm.augment is not None:  # likewise: only arms that augment
+        cfg["augment"] = {"name": arm.augment.name, "settings": arm.augment.settings(),
+                          "languages": [lang for lang in languages if lang != spec.train_language]}
+    code = _code([spec.name], config, arm.baseline, augmentation=arm.augment.name if arm.augment else None)
     key = stage_key("target", f"{spec.name}-s{seed}", cfg, up_key, code["fingerprint"])
     meta = {"arm": arm.name, "seed": seed, "task": spec.name}
     return Stage("target", key, cfg, up_key, meta, (meta,), code)

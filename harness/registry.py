@@ -20,6 +20,7 @@ GROUPS = {
     "kind": "xstilts.kinds",
     "metric": "xstilts.metrics",
     "baseline": "xstilts.baselines",
+    "augmentation": "xstilts.augmentations",
     "executor": "xstilts.executors",
     "reference": "xstilts.references",
 }

@@ -59,7 +59,7 @@ class StageContext:
         return cached_features(kind, columns, self.tokenizer, spec, hp, split, lang)
 
     def load(self, spec, split: str, lang: str) -> dict[str, list]:
-        columns, prov = load_split(spec, split, lang, self.data)
+        columns, prov = load_split(spec, split, lang, self.data, self.stage.config.get("seed", 0))
         if self.provenance is not None:
             # "split" is the task's split (train/dev/test); the source's own split name stays beside it
             self.provenance.append({"task": spec.name, "language": lang, **prov, "split": split,
@@ -70,6 +70,35 @@ class StageContext:
 def _cap(columns: dict[str, list], n: int | None, keep: tuple[str, ...] = ()) -> dict[str, list]:
     """The first `n` examples of each column (all when n is None), the columns in `keep` whole."""
     return columns if n is None else {k: v if k in keep else v[:n] for k, v in columns.items()}
+
+
+def train_columns(ctx: StageContext, spec, hp: Hparams) -> dict[str, list]:
+    """A task's training columns: its `train_language` split, or with the kind setting `train_languages` each
+    listed language's mixed by its `language_sampler` (harness.data.mixing); capped at `max_train_examples`."""
+    from harness.data.mixing import language_sampler, mix_languages, train_languages
+
+    languages = train_languages(spec)
+    if not languages:
+        return _cap(ctx.load(spec, "train", spec.train_language), hp.max_train_examples)
+    by_language = {lang: ctx.load(spec, "train", lang) for lang in languages}
+    columns, record = mix_languages(by_language, language_sampler(spec), ctx.stage.config.get("seed", 0))
+    if ctx.provenance is not None:
+        ctx.provenance.append({"task": spec.name, "split": "train", "source": "language_mix", **record})
+    return _cap(columns, hp.max_train_examples)
+
+
+def augmented(ctx: StageContext, spec, kind, columns: dict[str, list], records: list) -> dict[str, list]:
+    """Training columns through the arm's augmentation plugin (the target stage's `augment` config), its record
+    appended to `records`; unchanged when the arm has none."""
+    augment = ctx.stage.config.get("augment")
+    if not augment:
+        return columns
+    plugin = registry.get("augmentation", augment["name"])
+    columns, record = plugin.augment(columns, fields=kind.text_fields, languages=list(augment["languages"]),
+                                     source_language=spec.train_language, settings=dict(augment["settings"]),
+                                     seed=ctx.stage.config["seed"])
+    records.append({"name": augment["name"], "train": spec.name, **record})
+    return columns
 
 
 def _start_encoder(ctx: StageContext):
@@ -129,7 +158,7 @@ def run_intermediate(ctx: StageContext) -> dict[str, Any]:
     for entry in cfg["tasks"]:
         spec, hp = ctx.spec(entry["name"], entry["settings"]), Hparams(**entry["hparams"])
         kind = get_kind(spec.kind)
-        columns = _cap(ctx.load(spec, "train", spec.train_language), hp.max_train_examples)
+        columns = train_columns(ctx, spec, hp)
         if baseline is not None and hasattr(baseline, "intermediate_train_columns"):
             columns = baseline.intermediate_train_columns(ctx, spec, columns)
         features = ctx.features(kind, spec, hp, columns, "train", spec.train_language)
@@ -160,8 +189,10 @@ def run_target(ctx: StageContext) -> dict[str, Any]:
     model = build_task_model(encoder, {spec.name: kind.build_head(hidden_size(encoder), spec, hp)}, {spec.name: kind})
     scorer = dev_scorer(ctx, [(spec, list(cfg["dev_languages"]), hp, cfg["settings"])], tokenizer)
 
+    augment_records: list[dict] = []
+
     def step_task(step_spec, step_hp: Hparams) -> TrainTask:
-        columns = _cap(ctx.load(step_spec, "train", spec.train_language), step_hp.max_train_examples)
+        columns = augmented(ctx, step_spec, kind, train_columns(ctx, step_spec, step_hp), augment_records)
         if baseline is not None and hasattr(baseline, "target_train_columns"):
             columns = baseline.target_train_columns(ctx, step_spec, columns)
         features = ctx.features(kind, step_spec, step_hp, columns, "train", spec.train_language)
@@ -173,6 +204,8 @@ def run_target(ctx: StageContext) -> dict[str, Any]:
         result = train(model, [step_task(spec, hp)], hp, cfg["seed"], tokenizer.pad_token_id, None, scorer,
                        _progress(ctx, f"target {spec.name}"), ctx.checkpointer())
         record = {"train": vars(result), "dev_score": result.best_score}
+    if augment_records:
+        record["augment"] = augment_records
     with staging_dir(ctx.stage_dir / MODEL_DIR) as tmp:
         save_encoder(model.encoder, tokenizer, tmp / ENCODER_DIR)
         save_heads(model.heads, tmp / HEADS_FILE)

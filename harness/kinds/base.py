@@ -34,6 +34,10 @@ class Kind(ABC):
     trains_head = True
     """Whether tasks of this kind train a head in the target phase; False: the encoder is evaluated as it
     is (retrieval), with no target phase and straight from `xstilts evaluate`."""
+    text_fields: tuple[str, ...] = ()
+    """The canonical columns of free text the kind reads (what a training-data augmentation may rewrite): a
+    string per row, a list of words per row ("tokens", aligned with "tags"), or a list of strings ("choices");
+    a span-QA "context" comes with "answers" whose offsets must follow it."""
     pool_columns: tuple[str, ...] = ()
     """Columns that hold a candidate pool rather than one value per example: a capped subset of a split
     (dev scoring during training, `eval_examples`) keeps them whole."""

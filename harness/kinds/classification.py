@@ -29,6 +29,7 @@ def label_name(value: Any, labels: tuple[str, ...]) -> Any:
 
 class ClassificationKind(LabelPerLine, Kind):
     name = "classification"
+    text_fields = ("text_a", "text_b")
 
     def featurize(self, columns, tokenizer, task: TaskSpec, hp: Hparams, with_labels=True) -> list[dict]:
         text_b = columns.get("text_b")

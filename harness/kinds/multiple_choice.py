@@ -54,6 +54,7 @@ def read_json_labels(path: Path) -> SubmissionFile:
 
 class MultipleChoiceKind(Kind):
     name = "multiple_choice"
+    text_fields = ("context", "question", "choices")
     submission_ext = "jsonl"
 
     def featurize(self, columns, tokenizer, task: TaskSpec, hp: Hparams, with_labels=True) -> list[dict]:

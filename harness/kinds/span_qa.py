@@ -99,6 +99,7 @@ def check_answers(pred: SubmissionFile, gold: SubmissionFile) -> None:
 
 class SpanQAKind(Kind):
     name = "span_qa"
+    text_fields = ("question", "context")
     submission_ext = "json"
 
     def featurize(self, columns, tokenizer, task: TaskSpec, hp: Hparams, with_labels=True) -> list[dict]:

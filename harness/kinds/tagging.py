@@ -70,6 +70,7 @@ def windows(lengths: np.ndarray, budget: int) -> list[tuple[int, int]]:
 
 class TaggingKind(Kind):
     name = "tagging"
+    text_fields = ("tokens",)
     submission_ext = "tsv"
 
     def featurize(self, columns, tokenizer, task: TaskSpec, hp: Hparams, with_labels=True) -> list[dict]:
