@@ -123,12 +123,14 @@ def run_stage_command(runs_dir: Path, key: str) -> None:
 @click.option("--allow-mixed", is_flag=True, help="Accept a runs directory that holds several experiments.")
 @click.option("--require-complete", is_flag=True,
               help="Exit 2 unless the grid covers a suite in full and every row has its score (for CI).")
+@click.option("--metric", default=None, metavar="NAME",
+              help="Fill every cell with this metric (e.g. f1) instead of each task's score; no suite scores.")
 def leaderboard_command(runs_dir: Path, out_dir: Path, split: str, allow_mixed: bool,
-                        require_complete: bool) -> None:
+                        require_complete: bool, metric: str | None) -> None:
     """Write leaderboard.md, leaderboard.json and heatmap.png for a runs directory."""
     from harness.report.write import write_reports
 
-    paths = write_reports(runs_dir, out_dir, split, allow_mixed, require_complete)
+    paths = write_reports(runs_dir, out_dir, split, allow_mixed, require_complete, metric)
     for path in paths:
         click.echo(f"wrote {path}")
     _warn_if_synthetic(paths[0])

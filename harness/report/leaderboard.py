@@ -38,6 +38,7 @@ from harness.report.models import (
     TransferGap,
     WorstLanguage,
 )
+from harness.report.robustness import robustness
 from harness.scoring import strict_mean, suite_labels
 from harness.store import is_done, read_json
 
@@ -83,12 +84,23 @@ def _split(e: dict, split: str) -> dict | None:
 
 
 def cell(evals: list[dict], split: str, languages: list[str], seeds: list[str],
-         score_metrics: Sequence[str] = ()) -> Cell:
+         score_metrics: Sequence[str] = (), metric: str | None = None) -> Cell:
     """One (arm, task) cell: the task score over seeds, the dev score over seeds, per-language means, and
-    the transfer gap and worst language from each language's task score (the mean of `score_metrics`)."""
+    the transfer gap and worst language from each language's task score (the mean of `score_metrics`). With
+    `metric`, that one metric stands in for the task score: per seed, its strict mean over `languages`."""
     by_seed = {str(e["seed"]): e for e in evals}
-    scores = {s: (_split(by_seed[s], split) or {}).get("score") if s in by_seed else None for s in seeds}
-    dev = {s: (_split(by_seed[s], "dev") or {}).get("score") if s in by_seed else None for s in seeds}
+
+    def split_score(s: str, name: str) -> float | None:
+        found = _split(by_seed[s], name) if s in by_seed else None
+        if metric is None or found is None:
+            return (found or {}).get("score")
+        per_lang = found.get("languages") or {}
+        return strict_mean([(per_lang.get(lang) or {}).get(metric) for lang in languages])
+
+    if metric is not None:
+        score_metrics = (metric,)
+    scores = {s: split_score(s, split) for s in seeds}
+    dev = {s: split_score(s, "dev") for s in seeds}
     per_lang: dict[str, dict[str, float] | None] = {}
     lang_scores: dict[str, dict[str, float | None]] = {s: {} for s in seeds}
     for lang in languages:
@@ -151,7 +163,9 @@ def _role(arm: dict) -> str:
 def _row(row_type: type[R], name: str, role: str, cells: dict[str, Cell], seeds: list[str], tasks: list[str],
          suites: list, **extra: Any) -> R:
     per_seed = {s: {t: cells[t].seeds.get(s) for t in tasks} for s in seeds}
-    return row_type(arm=name, role=role, tasks=cells, **row_aggregates(per_seed, tasks, suites), **extra)
+    aggregates = row_aggregates(per_seed, tasks, suites)
+    return row_type(arm=name, role=role, tasks=cells, **aggregates,
+                    robustness=robustness(cells, aggregates["average"], tasks), **extra)
 
 
 def _deltas(row: Row, base: Row, tasks: list[str]) -> Deltas:
@@ -208,8 +222,9 @@ def _best_row(rows: list[ArmRow], tasks: list[str], seeds: list[str], suites: li
 
 
 def build(runs_dir: Path, split: str = "test", allow_mixed: bool = False,
-          references: list | None = None) -> dict[str, Any]:
-    """The leaderboard of a runs directory as the JSON-ready dump of a `Leaderboard` (harness.report.models)."""
+          references: list | None = None, metric: str | None = None) -> dict[str, Any]:
+    """The leaderboard of a runs directory as the JSON-ready dump of a `Leaderboard` (harness.report.models);
+    `metric` (e.g. "f1") fills every cell with that metric instead of each task's score (no suite scores)."""
     from harness.report.references import load_references, reference_rows
 
     record = _record(runs_dir, allow_mixed)
@@ -218,12 +233,12 @@ def build(runs_dir: Path, split: str = "test", allow_mixed: bool = False,
     tasks = list(dict.fromkeys(t["task"] for t in exp["targets"]))
     langs = {t: list(next(e["languages"] for e in evals if e["task"] == t)) for t in tasks}
     seeds = [str(s) for s in exp["seeds"]]
-    suites = [registry.get("suite", n) for n in registry.names("suite")
-              if any(t in registry.get("suite", n).all_tasks for t in tasks)]
+    suites = [] if metric else [registry.get("suite", n) for n in registry.names("suite")
+                                if any(t in registry.get("suite", n).all_tasks for t in tasks)]
     rows = []
     for arm in exp["arms"]:
         cells = {t: cell([e for e in evals if e["arm"] == arm["name"] and e["task"] == t], split, langs[t], seeds,
-                         registry.task(t).score_metrics)
+                         registry.task(t).score_metrics, metric)
                  for t in tasks}
         rows.append(_row(ArmRow, arm["name"], _role(arm), cells, seeds, tasks, suites,
                          baseline=arm.get("baseline"), intermediate_tasks=list(arm.get("tasks", []))))
@@ -240,6 +255,7 @@ def build(runs_dir: Path, split: str = "test", allow_mixed: bool = False,
                               experiments_seen=record.get("experiments_seen") or [exp["name"]]),
         synthetic=synthetic(runs_dir, record, stage_records),
         split=split,
+        metric=metric,
         tasks={t: _task_info(t, langs[t]) for t in tasks},
         suites={s.name: SuiteInfo(tasks=list(s.tasks), groups={g: list(v) for g, v in s.groups.items()},
                                   overall=s.overall, extra_tasks=list(s.extra_tasks), labels=suite_labels(s))
@@ -256,7 +272,8 @@ def build(runs_dir: Path, split: str = "test", allow_mixed: bool = False,
 
 def _task_info(name: str, languages: list[str]) -> TaskInfo:
     spec = registry.task(name)
-    return TaskInfo(languages=languages, metric=spec.metric, score="+".join(spec.score_metrics), kind=spec.kind)
+    return TaskInfo(languages=languages, metric=spec.metric, score="+".join(spec.score_metrics), kind=spec.kind,
+                    note=spec.note or None)
 
 
 def finished_stage_records(runs_dir: Path, record: dict) -> list[dict]:

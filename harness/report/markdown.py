@@ -55,6 +55,15 @@ def _label(row: dict) -> str:
     return row.get("label") or row["arm"]
 
 
+def _metric_line(board: dict) -> list[str]:
+    """What the cells are when one metric replaces the task scores (`--metric`)."""
+    if not board.get("metric"):
+        return []
+    return ["", f"Every cell is `{board['metric']}` (`--metric {board['metric']}`): a task's mean of it over its "
+            "languages, n/a where the task does not report it. These are not the tasks' official scores, so no "
+            "suite score is shown."]
+
+
 def render(board: dict[str, Any], heatmap: str | None = None) -> str:
     exp, cols = board["experiment"], _columns(board)
     head = "| arm | n | " + " | ".join(h for h, _ in cols) + " |"
@@ -65,6 +74,7 @@ def render(board: dict[str, Any], heatmap: str | None = None) -> str:
         "",
         f"Model `{exp['model']}`, seeds {exp['seeds']}, split `{board['split']}`. Scores in percent, mean ± std "
         "over seeds.",
+        *_metric_line(board),
         "",
         f"- n = seeds behind the numbers shown in the row (split `{board['split']}`).",
         f"- {_na_legend(board)}",
@@ -86,7 +96,7 @@ def render(board: dict[str, Any], heatmap: str | None = None) -> str:
                                                  if rules.get(t, {}).get("by") not in (None, t) else "")
                            for t, a in best["selected"].items())
         lines += ["", f"Best intermediate per target, selected on the dev split (never on test): {chosen}."]
-    lines += _transfer_gap(board)
+    lines += _robustness(board)
     for base in board["baselines"]:
         lines += ["", f"## Δ against `{base}`", "", head.replace("| n |", "|"), rule.replace("|---:|", "|", 1)]
         for row in _rows(board):
@@ -99,8 +109,32 @@ def render(board: dict[str, Any], heatmap: str | None = None) -> str:
     if heatmap:
         lines += ["", f"![intermediate x target deltas against none]({heatmap})"]
     lines += _references(board, cols)
+    lines += _notes(board)
     lines += _per_language(board)
     return "\n".join(lines) + "\n"
+
+
+def _robustness(board: dict) -> list[str]:
+    """One section: per row the worst language of each target, their mean and the average's seed spread;
+    then the transfer gap table."""
+    tasks, rows = list(board["tasks"]), _rows(board)
+    out = ["", "## Robustness", "",
+           f"Split `{board['split']}`; n/a: not every seed has every language and task (strict), or a spread over "
+           "fewer than two seeds.", "",
+           "- worst X: on target X, the language with the lowest task score (mean over seeds) and that score.",
+           f"- worst mean: the mean of the row's worst-language scores over this grid's {len(tasks)} targets.",
+           "- avg std, avg range: how avg (grid) moves with the seed: sample std and max - min over seeds, in "
+           "points.", "",
+           "| arm | " + " | ".join(f"worst {t}" for t in tasks) + " | worst mean | avg std | avg range |",
+           "|---|" + "---:|" * (len(tasks) + 3)]
+    for row in rows:
+        rob = row.get("robustness") or {}
+        worst = [(rob.get("tasks", {}).get(t) or {}).get("worst_language") for t in tasks]
+        avg = rob.get("average") or {}
+        shown = [f"{w['language']} {fmt(w['score'])}" if w else NA for w in worst]
+        shown += [fmt(rob.get("worst_language_mean")), fmt(avg.get("std")), fmt(avg.get("range"))]
+        out.append(f"| {_label(row)} | " + " | ".join(shown) + " |")
+    return out + _transfer_gap(board)
 
 
 def _transfer_gap(board: dict) -> list[str]:
@@ -116,7 +150,8 @@ def _transfer_gap(board: dict) -> list[str]:
               "better**. In brackets the language with the lowest mean score. n/a: not every seed has English and "
               "every other language")
     legend += ("; always n/a for " + "; ".join(f"{t} ({n})" for t, n in notes.items()) if notes else "") + "."
-    out = ["", "## Transfer gap", "", legend, "", "| arm | " + " | ".join(tasks) + " |", "|---|" + "---:|" * len(tasks)]
+    out = ["", "### Transfer gap", "", legend, "", "| arm | " + " | ".join(tasks) + " |",
+           "|---|" + "---:|" * len(tasks)]
     for row in rows:
         out.append(f"| {_label(row)} | " + " | ".join(_gap_cell(row["tasks"][t]) for t in tasks) + " |")
     return out
@@ -125,6 +160,12 @@ def _transfer_gap(board: dict) -> list[str]:
 def _gap_cell(cell: dict) -> str:
     gap, worst = cell.get("transfer_gap") or {}, cell.get("worst_language")
     return fmt(gap.get("score")) + (f" ({worst['language']})" if worst else "")
+
+
+def _notes(board: dict) -> list[str]:
+    """One line per target task that carries a note (e.g. which split its test column is)."""
+    notes = [f"- {t}: {info['note']}" for t, info in board["tasks"].items() if info.get("note")]
+    return ["", "## Notes", "", *notes] if notes else []
 
 
 def synthetic_warning(board: dict) -> str | None:

@@ -102,6 +102,37 @@ class Deltas(Record):
     """Per suite."""
 
 
+class SeedSpread(Record):
+    """How much a score moves with the seed."""
+
+    std: float | None
+    """Sample standard deviation over seeds; null with fewer than two seeds or any missing."""
+    range: float | None
+    """Max minus min over seeds, in points; null with fewer than two seeds or any missing."""
+    seeds: dict[str, float | None]
+    """The value of each planned seed."""
+
+
+class TaskRobustness(Record):
+    """One target's robustness numbers in a row."""
+
+    worst_language: WorstLanguage | None
+    """The lowest-scoring language and its score (the cell's `worst_language`); null unless complete."""
+    spread: SeedSpread
+    """The seed spread of the task score."""
+
+
+class Robustness(Record):
+    """A row's robustness at a glance: worst languages and seed spread."""
+
+    tasks: dict[str, TaskRobustness]
+    """Per target task."""
+    worst_language_mean: float | None
+    """Mean of the targets' worst-language scores; null unless every target of the grid has one."""
+    average: SeedSpread
+    """The seed spread of the row's average over the grid's targets."""
+
+
 class Row(Record):
     """A computed row of the leaderboard."""
 
@@ -117,6 +148,9 @@ class Row(Record):
     """Per suite the grid touches."""
     deltas: dict[str, Deltas] = {}
     """Against each baseline arm other than this one."""
+    robustness: Robustness = Robustness(tasks={}, worst_language_mean=None,
+                                        average=SeedSpread(std=None, range=None, seeds={}))
+    """Worst language per target and their mean, seed spread per target and of the average."""
 
 
 class ArmRow(Row):
@@ -214,6 +248,8 @@ class TaskInfo(Record):
     """The metrics its score averages, joined by '+'."""
     kind: str
     """Task kind."""
+    note: str | None = None
+    """The task's note for readers of its results (e.g. which split its test column is); null: none."""
 
 
 class SuiteInfo(Record):
@@ -291,6 +327,10 @@ class Leaderboard(Record):
     """Whether data or model are generated fixtures (the Markdown report then opens with a warning)."""
     split: Literal["dev", "test"]
     """The split the rows' scores are on."""
+    metric: str | None = None
+    """The one metric every cell shows in place of its task's score (`xstilts leaderboard --metric`, e.g. f1):
+    a task's score is then the mean of that metric over its languages, a task without it has none, and no suite
+    score is formed (suite scores combine each task's official score). Null: each task's own score."""
     tasks: dict[str, TaskInfo]
     """The target tasks, in grid order."""
     suites: dict[str, SuiteInfo]

@@ -8,8 +8,9 @@ HEATMAP = "heatmap.png"
 
 
 def write_reports(runs_dir: Path, out_dir: Path, split: str = "test", allow_mixed: bool = False,
-                  require_complete: bool = False) -> list[Path]:
-    """Build the leaderboard and write its files into out_dir; returns the paths written.
+                  require_complete: bool = False, metric: str | None = None) -> list[Path]:
+    """Build the leaderboard and write its files into out_dir; returns the paths written. `metric`: one
+    metric in every cell instead of each task's score (see `Leaderboard.metric`).
 
     require_complete: after writing, a UserError unless the grid covers at least one suite in full and every
     row (each arm and the best row) has a score for each such suite.
@@ -19,7 +20,7 @@ def write_reports(runs_dir: Path, out_dir: Path, split: str = "test", allow_mixe
     from harness.report.markdown import render
     from harness.store import write_json, write_text
 
-    board = build(runs_dir, split, allow_mixed)
+    board = build(runs_dir, split, allow_mixed, metric=metric)
     written = [out_dir / "leaderboard.json", out_dir / "leaderboard.md"]
     heatmap = draw(board, out_dir / HEATMAP)
     write_json(written[0], board)
