@@ -1,4 +1,4 @@
-"""Tagging metrics: seqeval 0.0.x chunking, as XTREME's 2020 scorer, plus token accuracy.
+"""Tagging metrics: seqeval 0.0.x chunking, as XTREME's 2020 scorer, plus token accuracy (LinCE's POS score).
 
 XTREME's `evaluate.py` scores UD-POS and PAN-X with `seqeval` 0.0.12 chunk F1 (micro). The rule,
 re-implemented here so that no installed seqeval version can change the numbers:
@@ -79,3 +79,16 @@ def seqeval_2020(
         "recall": 100.0 * recall,
         "token_accuracy": 100.0 * right / tokens if tokens else 0.0,
     }
+
+
+def token_accuracy(gold: list[list[str]], pred: list[list[str]], language: str = "") -> dict[str, float]:
+    """Share of tokens, over all sentences, whose predicted tag equals the gold tag, in percent."""
+    if len(gold) != len(pred):
+        raise ValueError(f"{len(pred)} predicted sentences for {len(gold)} gold sentences")
+    right = tokens = 0
+    for n, (g, p) in enumerate(zip(gold, pred, strict=True)):
+        if len(g) != len(p):
+            raise ValueError(f"sentence {n + 1}: {len(p)} predicted tags for {len(g)} gold tags")
+        tokens += len(g)
+        right += sum(int(a == b) for a, b in zip(g, p, strict=True))
+    return {"accuracy": 100.0 * right / tokens if tokens else 0.0}
