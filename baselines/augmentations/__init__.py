@@ -1,0 +1,1 @@
+"""Augmentations of a target task's training data (entry point group `xstilts.augmentations`)."""
