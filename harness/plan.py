@@ -141,8 +141,10 @@ def train_stage(config: ExperimentConfig, arm: ArmConfig, target: TargetConfig, 
     if isinstance(spec.train, TrainChain):  # only then: plain targets keep their keys
         cfg["train_steps"] = train_steps(config, spec, target)
     if arm.augment is not None:  # likewise: only arms that augment
-        cfg["augment"] = {"name": arm.augment.name, "settings": arm.augment.settings(),
-                          "languages": [lang for lang in languages if lang != spec.train_language]}
+        # the target languages the augmentation works into: the task's setting (a code-mixed target names its
+        # component languages), else the evaluated languages other than the training one
+        into = cfg["settings"].get("augment_languages") or [lang for lang in languages if lang != spec.train_language]
+        cfg["augment"] = {"name": arm.augment.name, "settings": arm.augment.settings(), "languages": list(into)}
     code = _code([spec.name], config, arm.baseline, augmentation=arm.augment.name if arm.augment else None)
     key = stage_key("target", f"{spec.name}-s{seed}", cfg, up_key, code["fingerprint"])
     meta = {"arm": arm.name, "seed": seed, "task": spec.name}

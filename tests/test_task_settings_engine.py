@@ -29,7 +29,8 @@ def test_language_counts_follow_the_sampler():
     # T = 2: shares 30 : 10 of the 1000 rows
     assert language_counts(sizes, LanguageSampler(name="temperature", temperature=2)) == {"en": 750, "de": 250}
     assert language_counts(sizes, LanguageSampler(cap=200)) == {"en": 200, "de": 100}
-    assert sum(language_counts({"a": 5, "b": 5, "c": 5}, LanguageSampler(name="temperature", temperature=3)).values()) == 15
+    equal = language_counts({"a": 5, "b": 5, "c": 5}, LanguageSampler(name="temperature", temperature=3))
+    assert equal == {"a": 5, "b": 5, "c": 5}
 
 
 def test_mixing_is_seeded_shuffled_and_repeats_a_small_language():
@@ -129,3 +130,9 @@ def test_augment_is_part_of_the_target_key_only_when_set(offline_world, tmp_path
     assert pawsx.config["augment"] == {"name": "code_switch", "settings": {"dictionaries": str(dicts)},
                                        "languages": ["de"]}
     assert "baselines.augmentations.code_switch" in pawsx.code["modules"]
+    # a code-mixed target names the languages an augmentation works into (its augment_languages setting)
+    lince = plan(load_experiment(write_experiment(tmp_path / "c.yaml", offline_world,
+                                                  augmented + "  - lince_ner_hineng\n")))
+    (target,) = [s for s in lince if s.kind == "target" and s.meta == {"arm": "plain", "seed": 1,
+                                                                        "task": "lince_ner_hineng"}]
+    assert target.config["augment"]["languages"] == ["hi"]
