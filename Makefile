@@ -13,7 +13,7 @@ IMAGE ?= xstilts:latest
 TINY_ENV := OMP_NUM_THREADS=1 HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 XSTILTS_OFFLINE=$(OFFLINE) \
 	XSTILTS_CACHE=.xstilts/cache
 # Fixtures are rewritten only when the code that writes them changed (or they were removed).
-FIXTURE_CODE := $(wildcard tasks/fixtures/*.py tasks/xtreme/*.py tasks/intermediate/*.py) harness/offline.py \
+FIXTURE_CODE := $(wildcard tasks/*/*.py) harness/offline.py \
 	harness/data/snapshot.py
 
 # The rehearsal: experiments/paper.yaml itself, every arm, target and language, one seed, on generated data
@@ -27,7 +27,8 @@ REHEARSAL_SET := --set model=$(REHEARSAL)/tiny-xlmr --set 'seeds=[1]' \
 	--set hparams.eval_examples=16 --set hparams.eval_batch_size=32 \
 	--set arms.mlm.settings.max_sentences=8
 
-.PHONY: help venv demo test test-fast lint schema bench lock image base-image docker-ci reproduce rehearse clean
+.PHONY: help venv demo test test-fast lint schema bench lock image base-image docker-ci reproduce rehearse questions \
+	clean
 
 help:
 	@echo "make demo       install, run the offline smoke experiment, write reports/"
@@ -39,6 +40,7 @@ help:
 	@echo "make image      build the pinned CUDA container (BASE=... to override the base image, LOCK=cpu)"
 	@echo "make docker-ci  build a local base and a CPU image, run the smoke experiment with docker run"
 	@echo "make rehearse   run experiments/paper.yaml offline (tiny model, generated data) -> reports/rehearsal"
+	@echo "make questions  run experiments/questions_smoke.yaml offline (research-question pieces) -> reports/questions"
 	@echo "make reproduce  run experiments/paper.yaml (needs GPUs, the models and the data)"
 
 # The venv takes every version from the lock (requirements/dev.lock); torch's own dependencies come with
@@ -157,6 +159,12 @@ rehearse: venv $(REHEARSAL)/.written
 		--output $(RUNS)/rehearsal $(REHEARSAL_SET)
 	$(TINY_ENV) $(BIN)/xstilts leaderboard $(RUNS)/rehearsal --out reports/rehearsal --require-complete
 
+# The research-question machinery end to end, offline (issue 17): adversarial_qa, xnli_mt, code_search,
+# code_switch and LinCE targets on the demo's world.
+questions: venv $(OFFLINE)/.written
+	$(TINY_ENV) $(BIN)/xstilts run experiments/questions_smoke.yaml --output $(RUNS)/questions
+	$(TINY_ENV) $(BIN)/xstilts leaderboard $(RUNS)/questions --out reports/questions
+
 clean:
-	rm -rf $(RUNS)/smoke $(RUNS)/rehearsal $(OFFLINE) $(REHEARSAL) .xstilts/cache reports/leaderboard.* \
+	rm -rf $(RUNS)/smoke $(RUNS)/rehearsal $(RUNS)/questions reports/questions $(OFFLINE) $(REHEARSAL) .xstilts/cache reports/leaderboard.* \
 		reports/heatmap.png reports/rehearsal .xstilts/image-context .xstilts/docker-ci
