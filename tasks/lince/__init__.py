@@ -12,7 +12,9 @@ rows are the same.
 
 from __future__ import annotations
 
-from harness.spec import PARQUET_BRANCH, HFSource, LocalSource
+from dataclasses import replace
+
+from harness.spec import PARQUET_BRANCH, HFSource, LocalSource, Submission, TaskSpec
 
 REPO = "lince-benchmark/lince"
 HOMEPAGE = "https://ritual.uh.edu/lince"
@@ -43,3 +45,29 @@ def validation(config: str, lang: str, fields: dict[str, str], transform: str = 
 def note(mapping: str) -> str:
     """The leaderboard line of a LinCE task: what its test column is, and the label mapping applied."""
     return f"test = LinCE validation split (LinCE withholds test labels); labels mapped: {mapping}"
+
+
+def tagging_target(name: str, lang: str, english: TaskSpec, description: str, metric: str,
+                   score_metrics: tuple[str, ...], tag_map: dict[str, str], default: str, mapping: str,
+                   citation: str) -> TaskSpec:
+    """A LinCE word-level target trained and selected on the English side of the XTREME task `english` (its
+    label set, sources and recipe), tested on LinCE's validation split with `tag_map` into that label set."""
+    return TaskSpec(
+        name=name,
+        kind="tagging",
+        description=description,
+        metric=metric,
+        score_metrics=score_metrics,
+        languages=(lang,),
+        labels=english.labels,
+        train=replace(english.train, languages=("en",)),
+        dev=replace(english.dev, languages=("en",)),
+        test=validation(name.removeprefix("lince_"), lang, {"tokens": "words", "tags": name.split("_")[1]}),
+        submission=Submission(folder=name, ext="tsv"),
+        hparams=dict(english.hparams),
+        settings={"label_map": tag_map, "label_map_default": default, "augment_languages": AUGMENT_LANGUAGES[lang]},
+        license=LICENSE,
+        citation=f"{citation} {LINCE_CITATION}",
+        homepage=HOMEPAGE,
+        note=note(mapping),
+    )

@@ -17,10 +17,8 @@ touch malformed sequences (an I- after O starts an entity in both).
 
 from __future__ import annotations
 
-from dataclasses import replace
-
-from harness.spec import Submission, TaskSpec
-from tasks.lince import AUGMENT_LANGUAGES, HOMEPAGE, LICENSE, LINCE_CITATION, note, validation
+from harness.spec import TaskSpec
+from tasks.lince import tagging_target
 from tasks.xtreme import panx
 
 
@@ -36,26 +34,9 @@ HINENG_MAP = _bio({"PERSON": "PER", "ORGANISATION": "ORG", "PLACE": "LOC"})
 
 
 def _task(lang: str, types_map: dict[str, str], mapping: str, citation: str) -> TaskSpec:
-    name = f"lince_ner_{lang}"
-    return TaskSpec(
-        name=name,
-        kind="tagging",
-        description=f"LinCE {lang} code-mixed NER, zero-shot from PAN-X en (entity F1 on LinCE validation)",
-        metric="seqeval_2020",
-        score_metrics=("f1",),
-        languages=(lang,),
-        labels=panx.NER_TAGS,
-        train=replace(panx.TASK.train, languages=("en",)),
-        dev=replace(panx.TASK.dev, languages=("en",)),
-        test=validation(f"ner_{lang}", lang, {"tokens": "words", "tags": "ner"}),
-        submission=Submission(folder=name, ext="tsv"),
-        hparams=dict(panx.TASK.hparams),
-        settings={"label_map": types_map, "label_map_default": "O", "augment_languages": AUGMENT_LANGUAGES[lang]},
-        license=LICENSE,
-        citation=f"{citation} {LINCE_CITATION}",
-        homepage=HOMEPAGE,
-        note=note(mapping),
-    )
+    return tagging_target(f"lince_ner_{lang}", lang, panx.TASK,
+                          f"LinCE {lang} code-mixed NER, zero-shot from PAN-X en (entity F1 on LinCE validation)",
+                          "seqeval_2020", ("f1",), types_map, "O", mapping, citation)
 
 
 SPAENG = _task("spaeng", SPAENG_MAP, "GROUP->ORG; TITLE, PROD, EVENT, TIME, OTHER -> O",

@@ -12,10 +12,8 @@ setting `label_map` names the one UPOS tag each tag stands for, anything else be
 
 from __future__ import annotations
 
-from dataclasses import replace
-
-from harness.spec import Submission, TaskSpec
-from tasks.lince import AUGMENT_LANGUAGES, HOMEPAGE, LICENSE, LINCE_CITATION, note, validation
+from harness.spec import TaskSpec
+from tasks.lince import tagging_target
 from tasks.xtreme import udpos
 
 SPAENG_TAGS = ("ADJ", "ADP", "ADV", "AUX", "CONJ", "DET", "INTJ", "NOUN", "NUM", "PART", "PRON", "PROPN", "PUNCT",
@@ -27,27 +25,10 @@ HINENG_MAP = {"CONJ": "CCONJ", "PART_NEG": "PART", "PRON_WH": "PRON"}
 
 
 def _task(lang: str, tag_map: dict[str, str], citation: str) -> TaskSpec:
-    name = f"lince_pos_{lang}"
-    return TaskSpec(
-        name=name,
-        kind="tagging",
-        description=f"LinCE {lang} code-mixed POS tagging, zero-shot from UD-POS en (token accuracy on LinCE "
-        "validation)",
-        metric="token_accuracy",
-        score_metrics=("accuracy",),
-        languages=(lang,),
-        labels=udpos.UPOS,
-        train=replace(udpos.TASK.train, languages=("en",)),
-        dev=replace(udpos.TASK.dev, languages=("en",)),
-        test=validation(f"pos_{lang}", lang, {"tokens": "words", "tags": "pos"}),
-        submission=Submission(folder=name, ext="tsv"),
-        hparams=dict(udpos.TASK.hparams),
-        settings={"label_map": tag_map, "label_map_default": "X", "augment_languages": AUGMENT_LANGUAGES[lang]},
-        license=LICENSE,
-        citation=f"{citation} {LINCE_CITATION}",
-        homepage=HOMEPAGE,
-        note=note(", ".join(f"{a}->{b}" for a, b in tag_map.items()) + "; other tags -> X"),
-    )
+    return tagging_target(f"lince_pos_{lang}", lang, udpos.TASK,
+                          f"LinCE {lang} code-mixed POS tagging, zero-shot from UD-POS en (token accuracy on LinCE "
+                          "validation)", "token_accuracy", ("accuracy",), tag_map, "X",
+                          ", ".join(f"{a}->{b}" for a, b in tag_map.items()) + "; other tags -> X", citation)
 
 
 SPAENG = _task("spaeng", SPAENG_MAP, "AlGhamdi et al. Part of Speech Tagging for Code Switched Data. CALCS 2016.")
