@@ -93,6 +93,12 @@ def estimate_rows(settings: dict[str, Any], phase: str) -> int | None:
     return sum(s.max_examples * len(t.languages or s.languages or []) for t in s.tasks.values()) or None
 
 
+def touches(settings: dict[str, Any], phase: str, task: str) -> bool:
+    """Whether the arm translates `task`'s training data (in either phase): only the tasks under
+    `settings.tasks`, so the arm's other stages are shared with arms without translate-train."""
+    return task in parse_settings(settings).tasks
+
+
 def target_train_columns(ctx: Any, spec: Any, columns: dict[str, list]) -> dict[str, list]:
     """Hook for harness.stages (target phase)."""
     return _translated(ctx, spec, columns)

@@ -80,6 +80,20 @@ def adds_intermediate_tasks(arm: ArmConfig) -> bool:
     return arm.baseline is not None and hasattr(registry.get("baseline", arm.baseline), "intermediate_tasks")
 
 
+def stage_baseline(arm: ArmConfig, phase: str, tasks: list[str]) -> str | None:
+    """The arm's baseline plugin when it changes the training of `tasks` in `phase` ("intermediate" or
+    "target"), else None: a stage it leaves alone has the key of the same stage without it, so arms share it
+    (e.g. PAN-X under a translate-train arm that translates only the QA targets). A plugin says so with
+    `touches(settings, phase, task)`; without that function it touches every stage of its arm."""
+    if arm.baseline is None:
+        return None
+    plugin = registry.get("baseline", arm.baseline)
+    touches = getattr(plugin, "touches", None)
+    if (phase == "intermediate" and hasattr(plugin, "intermediate_tasks")) or touches is None:
+        return arm.baseline
+    return arm.baseline if any(touches(arm.settings, phase, t) for t in tasks) else None
+
+
 def intermediate_stage(config: ExperimentConfig, arm: ArmConfig, seed: int) -> Stage | None:
     """The intermediate stage of `arm`, or None for an arm without intermediate training."""
     if not arm.tasks and not adds_intermediate_tasks(arm):
@@ -96,17 +110,18 @@ def intermediate_stage(config: ExperimentConfig, arm: ArmConfig, seed: int) -> S
                           arm.hparams, where=f"arm '{arm.name}' task '{name}'")
         tasks.append({**_task_ref(name, config), "hparams": task_hp.to_dict(),
                       "settings": _settings(name, config, arm)})
+    baseline = stage_baseline(arm, "intermediate", list(arm.tasks))
     cfg = {
         "model": config.model,
         "tasks": tasks,
         "sampler": arm.sampler.model_dump(),
-        "baseline": arm.baseline,
-        "baseline_settings": arm.settings,
+        "baseline": baseline,
+        "baseline_settings": arm.settings if baseline else {},
         "hparams": run_hp.to_dict(),
         "seed": seed,
     }
-    label = "+".join(list(arm.tasks) + ([arm.baseline] if arm.baseline else []))
-    code = _code(list(arm.tasks), config, arm.baseline, arm)
+    label = "+".join(list(arm.tasks) + ([baseline] if baseline else []))
+    code = _code(list(arm.tasks), config, baseline, arm)
     key = stage_key("intermediate", f"{label}-s{seed}", cfg, None, code["fingerprint"])
     meta = {"arm": arm.name, "seed": seed, "tasks": list(arm.tasks)}
     return Stage("intermediate", key, cfg, None, meta, (meta,), code)
@@ -128,6 +143,7 @@ def train_stage(config: ExperimentConfig, arm: ArmConfig, target: TargetConfig, 
     languages = list(target.languages or spec.languages)
     hp = resolve(spec.hparams, config.hparams, config.task_hparams.get(spec.name), target.hparams,
                  where=f"target '{spec.name}'")
+    baseline = stage_baseline(arm, "target", [spec.name])
     cfg = {
         "model": config.model,
         "task": _task_ref(spec.name, config),
@@ -135,8 +151,8 @@ def train_stage(config: ExperimentConfig, arm: ArmConfig, target: TargetConfig, 
         "settings": _settings(spec.name, config),
         "seed": seed,
         "dev_languages": languages if hp.early_stop_on == "target" else [spec.train_language],
-        "baseline": arm.baseline,
-        "baseline_settings": arm.settings if arm.baseline else {},
+        "baseline": baseline,
+        "baseline_settings": arm.settings if baseline else {},
     }
     if isinstance(spec.train, TrainChain):  # only then: plain targets keep their keys
         cfg["train_steps"] = train_steps(config, spec, target)
@@ -145,7 +161,7 @@ def train_stage(config: ExperimentConfig, arm: ArmConfig, target: TargetConfig, 
         # component languages), else the evaluated languages other than the training one
         into = cfg["settings"].get("augment_languages") or [lang for lang in languages if lang != spec.train_language]
         cfg["augment"] = {"name": arm.augment.name, "settings": arm.augment.settings(), "languages": list(into)}
-    code = _code([spec.name], config, arm.baseline, augmentation=arm.augment.name if arm.augment else None)
+    code = _code([spec.name], config, baseline, augmentation=arm.augment.name if arm.augment else None)
     key = stage_key("target", f"{spec.name}-s{seed}", cfg, up_key, code["fingerprint"])
     meta = {"arm": arm.name, "seed": seed, "task": spec.name}
     return Stage("target", key, cfg, up_key, meta, (meta,), code)

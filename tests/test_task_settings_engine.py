@@ -136,3 +136,24 @@ def test_augment_is_part_of_the_target_key_only_when_set(offline_world, tmp_path
     (target,) = [s for s in lince if s.kind == "target" and s.meta == {"arm": "plain", "seed": 1,
                                                                         "task": "lince_ner_hineng"}]
     assert target.config["augment"]["languages"] == ["hi"]
+
+
+def test_a_baseline_stays_out_of_the_stages_it_does_not_change(offline_world, tmp_path):
+    body = BODY.replace("  - {name: plain, tasks: [mnli]}\n", """  - {name: plain, tasks: [mnli]}
+  - name: tt
+    tasks: [mnli]
+    baseline: translate_train
+    settings: {tasks: {xnli: {repo: facebook/xnli, config: "{lang}", languages: [de]}}}
+""") + "  - {task: xnli, languages: [en, de]}\n"
+    stages = plan(load_experiment(write_experiment(tmp_path / "tt.yaml", offline_world, body)))
+    by_arm = {}
+    for stage in stages:
+        for use in stage.uses:
+            by_arm[(use["arm"], stage.kind, use.get("task"))] = stage
+    # mnli is not translated: the intermediate stage and the pawsx target are the plain arm's, shared
+    assert by_arm[("tt", "intermediate", None)] is by_arm[("plain", "intermediate", None)]
+    assert by_arm[("tt", "target", "pawsx")] is by_arm[("plain", "target", "pawsx")]
+    xnli = by_arm[("tt", "target", "xnli")]
+    assert xnli is not by_arm[("plain", "target", "xnli")] and xnli.config["baseline"] == "translate_train"
+    assert "baselines.translate_train" in xnli.code["modules"]
+    assert "baselines.translate_train" not in by_arm[("tt", "target", "pawsx")].code["modules"]
