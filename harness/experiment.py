@@ -432,7 +432,8 @@ def check_semantics(config: ExperimentConfig, where: str) -> None:
 
 
 def _check_task_settings(spec: Any, values: dict[str, Any], where: str) -> None:
-    """The engine-read kind settings of a task (training languages and their sampler) are well-formed."""
+    """The engine-read kind settings of a task (training languages and their sampler) are well-formed, and the
+    task's own `check_settings` accepts them."""
     from dataclasses import replace
 
     from harness.data.mixing import language_sampler, train_languages
@@ -440,6 +441,14 @@ def _check_task_settings(spec: Any, values: dict[str, Any], where: str) -> None:
     merged = replace(spec, settings={**spec.settings, **values})
     train_languages(merged, f"{where}: {spec.name} train_languages")
     language_sampler(merged, f"{where}: {spec.name} language_sampler")
+    if spec.check_settings:
+        from importlib import import_module
+
+        module, attr = spec.check_settings.split(":")
+        try:
+            getattr(import_module(module), attr)(merged.settings)
+        except UserError as exc:
+            raise UserError(f"{where}: {exc}") from None
 
 
 def _check_augment(augment: AugmentConfig, where: str) -> None:

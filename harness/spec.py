@@ -224,6 +224,9 @@ class TaskSpec:
     after loading (and after `label_map`): rows derived from the data and the stage's seed, e.g. negative pairs
     drawn for a matching task. `settings` are the task's resolved kind settings; `seed` the stage's (0 when it
     has none)."""
+    check_settings: str = ""
+    """Optional "module:function" fn(settings) that raises a UserError for kind settings the task cannot use
+    (e.g. a negative rate); `xstilts validate` calls it with the task's settings as an experiment resolves them."""
     note: str = ""
     """One line the leaderboard prints with the task's results, e.g. that its test column is a validation split."""
 

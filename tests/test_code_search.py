@@ -14,6 +14,7 @@ from harness import registry
 from harness.data.load import load_split
 from harness.data.settings import DataSettings
 from harness.errors import UserError
+from harness.experiment import load_experiment
 from tasks.intermediate.code_search import join_tokens, pairs
 
 REPO = "google/code_x_glue_tc_nl_code_search_adv"
@@ -122,6 +123,17 @@ def test_a_bad_setting_is_a_one_line_user_error(settings):
         pairs(ROWS, split="train", lang="en", seed=0, settings=settings)
     message = str(err.value)
     assert "\n" not in message and "task_settings.code_search" in message and "negatives_per_positive" in message
+
+
+def test_xstilts_validate_rejects_a_bad_rate(offline_world, tmp_path):
+    body = ("name: cs\narms:\n  - {name: a, tasks: [code_search], task_settings: {code_search: "
+            "{negatives_per_positive: -2}}}\ntargets: [xnli]\n")
+    with pytest.raises(UserError, match=r"arms\[0\]\.tasks\[0\]: task_settings.code_search.negatives_per_positive "
+                                        r"must be a number >= 0"):
+        load_experiment(write_experiment(tmp_path / "bad.yaml", offline_world, body))
+    top = "name: cs\narms: [code_search]\ntargets: [xnli]\ntask_settings: {code_search: {negatives_per_positive: x}}\n"
+    with pytest.raises(UserError, match=r"top.yaml: arms\[0\]\.tasks\[0\]: task_settings.code_search.negatives_per"):
+        load_experiment(write_experiment(tmp_path / "top.yaml", offline_world, top))
 
 
 def _spy_train_rows(monkeypatch) -> list:

@@ -115,6 +115,7 @@ TASK = TaskSpec(
     role="intermediate",
     hparams={"epochs": 2, "max_seq_length": 256},
     settings=SETTINGS,
+    check_settings="tasks.intermediate.code_search:negatives_rate",
     prepare="tasks.intermediate.code_search:pairs",
     license="C-UDA (Computational Use of Data Agreement); the code comes from CodeSearchNet's open-source "
     "repositories, under their own licenses",
