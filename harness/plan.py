@@ -156,12 +156,14 @@ def train_stage(config: ExperimentConfig, arm: ArmConfig, target: TargetConfig, 
     }
     if isinstance(spec.train, TrainChain):  # only then: plain targets keep their keys
         cfg["train_steps"] = train_steps(config, spec, target)
-    if arm.augment is not None:  # likewise: only arms that augment
-        # the target languages the augmentation works into: the task's setting (a code-mixed target names its
-        # component languages), else the evaluated languages other than the training one
-        into = cfg["settings"].get("augment_languages") or [lang for lang in languages if lang != spec.train_language]
-        cfg["augment"] = {"name": arm.augment.name, "settings": arm.augment.settings(), "languages": list(into)}
-    code = _code([spec.name], config, baseline, augmentation=arm.augment.name if arm.augment else None)
+    # the target languages an augmentation works into: the task's setting (a code-mixed target names its
+    # component languages), else the evaluated languages other than the training one; with none (e.g. SQuAD
+    # trained only to give Tatoeba its encoder) there is nothing to augment towards
+    into = cfg["settings"].get("augment_languages") or [lang for lang in languages if lang != spec.train_language]
+    augment = arm.augment if arm.augment is not None and into else None
+    if augment is not None:  # likewise: only arms that augment
+        cfg["augment"] = {"name": augment.name, "settings": augment.settings(), "languages": list(into)}
+    code = _code([spec.name], config, baseline, augmentation=augment.name if augment else None)
     key = stage_key("target", f"{spec.name}-s{seed}", cfg, up_key, code["fingerprint"])
     meta = {"arm": arm.name, "seed": seed, "task": spec.name}
     return Stage("target", key, cfg, up_key, meta, (meta,), code)

@@ -136,6 +136,11 @@ def test_augment_is_part_of_the_target_key_only_when_set(offline_world, tmp_path
     (target,) = [s for s in lince if s.kind == "target" and s.meta == {"arm": "plain", "seed": 1,
                                                                         "task": "lince_ner_hineng"}]
     assert target.config["augment"]["languages"] == ["hi"]
+    # a target evaluated in English only has nothing to augment towards: its stage is the plain one
+    english = plan(load_experiment(write_experiment(tmp_path / "en.yaml", offline_world,
+                                                    augmented + "  - {task: panx, languages: [en]}\n")))
+    panx = [s for s in english if s.kind == "target" and s.meta["task"] == "panx"]
+    assert len(panx) == 3 and all("augment" not in s.config for s in panx)  # none, de, plain: one each
 
 
 def test_a_baseline_stays_out_of_the_stages_it_does_not_change(offline_world, tmp_path):
