@@ -87,18 +87,17 @@ def train_columns(ctx: StageContext, spec, hp: Hparams) -> dict[str, list]:
     return _cap(columns, hp.max_train_examples)
 
 
-def augmented(ctx: StageContext, spec, kind, columns: dict[str, list], records: list) -> dict[str, list]:
-    """Training columns through the arm's augmentation plugin (the target stage's `augment` config), its record
-    appended to `records`; unchanged when the arm has none."""
+def augmented(ctx: StageContext, spec, kind, columns: dict[str, list]) -> tuple[dict[str, list], dict]:
+    """Training columns through the arm's augmentation plugin (the target stage's `augment` config) and the
+    plugin's record ({} and the columns unchanged when the arm has none)."""
     augment = ctx.stage.config.get("augment")
     if not augment:
-        return columns
+        return columns, {}
     plugin = registry.get("augmentation", augment["name"])
     columns, record = plugin.augment(columns, fields=kind.text_fields, languages=list(augment["languages"]),
                                      source_language=spec.train_language, settings=dict(augment["settings"]),
                                      seed=ctx.stage.config["seed"])
-    records.append({"name": augment["name"], "train": spec.name, **record})
-    return columns
+    return columns, {"name": augment["name"], **record}
 
 
 def _start_encoder(ctx: StageContext):
@@ -189,23 +188,24 @@ def run_target(ctx: StageContext) -> dict[str, Any]:
     model = build_task_model(encoder, {spec.name: kind.build_head(hidden_size(encoder), spec, hp)}, {spec.name: kind})
     scorer = dev_scorer(ctx, [(spec, list(cfg["dev_languages"]), hp, cfg["settings"])], tokenizer)
 
-    augment_records: list[dict] = []
-
     def step_task(step_spec, step_hp: Hparams) -> TrainTask:
-        columns = augmented(ctx, step_spec, kind, train_columns(ctx, step_spec, step_hp), augment_records)
+        columns, augment = augmented(ctx, step_spec, kind, train_columns(ctx, step_spec, step_hp))
         if baseline is not None and hasattr(baseline, "target_train_columns"):
             columns = baseline.target_train_columns(ctx, step_spec, columns)
         features = ctx.features(kind, step_spec, step_hp, columns, "train", spec.train_language)
-        return TrainTask(spec.name, kind, features)
+        return TrainTask(spec.name, kind, features, record={"augment": augment} if augment else {})
 
     if "train_steps" in cfg:
         record = train_chain(ctx, model, spec, cfg["train_steps"], step_task, scorer, tokenizer.pad_token_id)
+        augments = [{"step": s["name"], **s["augment"]} for s in record["steps"] if "augment" in s]
     else:
-        result = train(model, [step_task(spec, hp)], hp, cfg["seed"], tokenizer.pad_token_id, None, scorer,
+        task = step_task(spec, hp)
+        result = train(model, [task], hp, cfg["seed"], tokenizer.pad_token_id, None, scorer,
                        _progress(ctx, f"target {spec.name}"), ctx.checkpointer())
         record = {"train": vars(result), "dev_score": result.best_score}
-    if augment_records:
-        record["augment"] = augment_records
+        augments = [task.record["augment"]] if "augment" in task.record else []
+    if augments:
+        record["augment"] = augments  # one entry per training set augmented
     with staging_dir(ctx.stage_dir / MODEL_DIR) as tmp:
         save_encoder(model.encoder, tokenizer, tmp / ENCODER_DIR)
         save_heads(model.heads, tmp / HEADS_FILE)

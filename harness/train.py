@@ -33,6 +33,8 @@ class TrainTask:
     features: list[dict]
     share: float | None = None
     """Fixed probability of drawing this task's batches (e.g. an auxiliary objective); None: the sampler's rule."""
+    record: dict = field(default_factory=dict)
+    """What preparing its data did, for the stage record (e.g. {"augment": ...}); JSON-ready, not trained on."""
 
 
 @dataclass

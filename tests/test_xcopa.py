@@ -159,11 +159,15 @@ def test_xcopa_runs_end_to_end_and_records_the_chain(offline_world, tmp_path, xs
 
 RESUME = BODY.replace("steps: {siqa: {max_steps: 3}, copa: {max_steps: 2}}",
                       "steps: {siqa: {max_steps: 4}, copa: {max_steps: 400}}\n    hparams: {save_every: 2}")
+# the resumed chain is also code-switched: each step's augmentation record must survive the kill
+AUGMENTED = "arms:\n  - {name: cs, augment: {name: code_switch, dictionaries: %s, rate: 0.5}}\n"
 
 
 @pytest.mark.slow
 def test_a_run_killed_inside_the_chain_resumes_to_the_same_metrics(offline_world, tmp_path):
-    exp = write_experiment(tmp_path / "exp.yaml", offline_world, RESUME.replace("splits: [dev, test]", "splits: [dev]"))
+    body = RESUME.replace("splits: [dev, test]", "splits: [dev]")
+    body = body.replace("arms: [none]\n", AUGMENTED % (offline_world["local"] / "muse"))
+    exp = write_experiment(tmp_path / "exp.yaml", offline_world, body)
 
     def run(out: str) -> subprocess.Popen:
         return start_run(exp, tmp_path / out)
@@ -187,3 +191,5 @@ def test_a_run_killed_inside_the_chain_resumes_to_the_same_metrics(offline_world
         return {p.parent.name: json.loads(p.read_text()) for p in sorted(runs.glob("*/metrics.json"))}
 
     assert metrics(tmp_path / "killed") == metrics(tmp_path / "whole") and len(metrics(tmp_path / "whole")) == 2
+    target_metrics = json.loads(next((tmp_path / "killed").glob("target-*/metrics.json")).read_text())
+    assert [a["step"] for a in target_metrics["augment"]] == ["siqa", "copa"]  # the finished step's record too
