@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from harness.report.aggregate import std
 from harness.report.models import Cell, Robustness, SeedSpread, Stat, TaskRobustness
 from harness.scoring import strict_mean
 
@@ -20,9 +19,8 @@ def seed_range(values: Sequence[float | None]) -> float | None:
 
 
 def spread(stat: Stat) -> SeedSpread:
-    """The seed spread of a statistic over seeds."""
-    values = list(stat.seeds.values())
-    return SeedSpread(std=std(values), range=seed_range(values), seeds=dict(stat.seeds))
+    """The seed spread of a statistic over seeds (its std is the statistic's own)."""
+    return SeedSpread(std=stat.std, range=seed_range(list(stat.seeds.values())), seeds=dict(stat.seeds))
 
 
 def robustness(cells: Mapping[str, Cell], average: Stat, tasks: Sequence[str]) -> Robustness:
