@@ -43,6 +43,8 @@ def test_mixing_is_seeded_shuffled_and_repeats_a_small_language():
     assert mix_languages(by_lang, uniform, seed=1)[0] == columns
     assert mix_languages(by_lang, uniform, seed=2)[0]["id"] != columns["id"]
     assert [t[:2] for t in columns["text_a"]] != sorted(t[:2] for t in columns["text_a"])  # interleaved
+    with pytest.raises(UserError, match=r"no training rows in \['de'\]"):
+        mix_languages({"en": _cols("en", 6), "de": _cols("de", 0)}, uniform, seed=1)
 
 
 def test_train_languages_setting_resolves_against_the_train_split():

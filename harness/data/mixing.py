@@ -63,14 +63,14 @@ def language_sampler(spec: Any, where: str = "") -> LanguageSampler:
 def language_counts(sizes: Mapping[str, int], sampler: LanguageSampler) -> dict[str, int]:
     """Rows drawn per language: the languages' (capped) total split by the sampler's shares, rounded so that
     the counts add up to that total (largest remainders first, ties in the given order)."""
+    from harness.train import sampling_weights  # the multi-task sampler's rule, applied to languages
+
     capped = {lang: min(n, sampler.cap) if sampler.cap else n for lang, n in sizes.items()}
     total = sum(capped.values())
     if sampler.name == "proportional":
         return capped
-    raw = {lang: (1.0 if sampler.name == "uniform" else n ** (1.0 / sampler.temperature)) if n else 0.0
-           for lang, n in capped.items()}
-    norm = sum(raw.values()) or 1.0
-    exact = {lang: total * v / norm for lang, v in raw.items()}
+    shares = sampling_weights(capped, sampler.model_dump())
+    exact = {lang: total * p for lang, p in shares.items()}
     counts = {lang: int(x) for lang, x in exact.items()}
     order = sorted(exact, key=lambda lang: -(exact[lang] - counts[lang]))
     for lang in order[: total - sum(counts.values())]:
@@ -83,6 +83,9 @@ def mix_languages(by_language: Mapping[str, Columns], sampler: LanguageSampler, 
     prefixed with the language (and "#k" on a row's k-th repeat). Returns the columns and a record (rows
     available and drawn per language)."""
     sizes = {lang: len(cols["id"]) for lang, cols in by_language.items()}
+    empty = [lang for lang, n in sizes.items() if not n]
+    if empty:
+        raise UserError(f"no training rows in {empty}; check their data or leave them out of train_languages")
     counts = language_counts(sizes, sampler)
     picks: list[tuple[str, int, int]] = []  # (language, row, pass over that language's rows)
     for lang, want in counts.items():
